@@ -1,0 +1,1 @@
+"""DVC stage scripts: parse options, load and validate inputs, call `models`, write outputs."""
