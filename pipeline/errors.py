@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+import signal
 import sys
 from collections.abc import Callable
 
 import typer
 
 EXIT_USER_ERROR = 2
-EXIT_INTERRUPTED = 130
 
 
 class UserError(Exception):
@@ -21,16 +21,20 @@ def make_app(help_text: str) -> typer.Typer:
 
 
 def run(app: Callable[[], object]) -> None:
-    """Run a Typer app; UserError -> 'error: ...' on stderr and exit 2, Ctrl-C -> exit 130.
+    """Run a Typer app; UserError -> 'error: ...' on stderr and exit 2; Ctrl-C or SIGTERM -> exit 130.
 
-    Outputs are written atomically, so an interrupted stage leaves earlier outputs intact.
+    SIGTERM (what `kill` and DVC's cancellation send) is treated like Ctrl-C, so temporary files are
+    removed on the way out; outputs are written atomically, so earlier outputs stay intact.
     """
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
-        app()
+        app()  # Typer itself reports bad command lines (exit 2) and turns Ctrl-C into exit 130
     except UserError as err:
         for line in str(err).splitlines():
             print(f"error: {line}", file=sys.stderr)
         sys.exit(EXIT_USER_ERROR)
-    except KeyboardInterrupt:
-        print("interrupted: earlier outputs are unchanged; rerun `dvc repro` to finish", file=sys.stderr)
-        sys.exit(EXIT_INTERRUPTED)
+
+
+def _interrupt(signum, frame) -> None:
+    print("interrupted: earlier outputs are unchanged; run `dvc repro` to finish", file=sys.stderr)
+    raise KeyboardInterrupt
