@@ -82,8 +82,13 @@ class SparseAutoencoder:
         """Reconstructions o = sigmoid(h W2 + b2), (N, Lin)."""
         return sigmoid(self.hidden(params, x) @ params["W2"] + params["b2"])
 
-    def _terms(self, params: Params, x: np.ndarray, want_grads: bool) -> tuple[dict[str, float], Params | None]:
-        """The three cost terms (and mean rhohat) of batch x, and the gradients when asked."""
+    def cost_terms(
+        self, params: Params, x: np.ndarray, want_grads: bool = True
+    ) -> tuple[dict[str, float], Params | None]:
+        """{'loss', 'mse', 'decay', 'sparsity', 'rho_hat'} of batch x (N, Lin), and the gradients if asked.
+
+        'rho_hat' is the mean over hidden units of rhohat_b (before clipping); grads is None when not asked.
+        """
         n = len(x)
         h = self.hidden(params, x)
         o = sigmoid(h @ params["W2"] + params["b2"])
@@ -117,7 +122,7 @@ class SparseAutoencoder:
 
     def loss_and_grads(self, params: Params, batch: Batch) -> tuple[float, Params]:
         """J of the batch `(x,)` and its gradient for W1, W2, b1, b2 (same keys and shapes)."""
-        terms, grads = self._terms(params, batch[0], want_grads=True)
+        terms, grads = self.cost_terms(params, batch[0], want_grads=True)
         return terms["loss"], grads
 
     def evaluate(self, params: Params, batch: Batch) -> dict[str, float]:
@@ -126,7 +131,7 @@ class SparseAutoencoder:
         Note the sparsity term uses rhohat of this batch, so values over chunks of a large set are a
         sample-weighted approximation of the whole-set value.
         """
-        return self._terms(params, batch[0], want_grads=False)[0]
+        return self.cost_terms(params, batch[0], want_grads=False)[0]
 
 
 def pack_params(params: Params) -> np.ndarray:
@@ -159,6 +164,16 @@ def model_from_params(params: Mapping | object) -> SparseAutoencoder:
     )
 
 
+def ae_cost_terms(We: np.ndarray, data: np.ndarray, params: Mapping | object) -> tuple[dict[str, float], np.ndarray]:
+    """`ae_cost` that also reports the terms: ({'loss', 'mse', 'decay', 'sparsity', 'rho_hat'}, Jgrad).
+
+    A solver that logs the three terms per iteration gets them from the same pass as J.
+    """
+    model = model_from_params(params)
+    terms, grads = model.cost_terms(unpack_params(We, model.n_in, model.n_hidden), data.T, want_grads=True)
+    return terms, pack_params(grads)
+
+
 def ae_cost(We: np.ndarray, data: np.ndarray, params: Mapping | object) -> tuple[float, np.ndarray]:
     """The assignment's interface: J and its gradient as one flat vector.
 
@@ -173,6 +188,5 @@ def ae_cost(We: np.ndarray, data: np.ndarray, params: Mapping | object) -> tuple
     J : float, the cost of the module docstring.
     Jgrad : same shape and dtype as We.
     """
-    model = model_from_params(params)
-    loss, grads = model.loss_and_grads(unpack_params(We, model.n_in, model.n_hidden), (data.T,))
-    return loss, pack_params(grads)
+    terms, grad = ae_cost_terms(We, data, params)
+    return terms["loss"], grad
