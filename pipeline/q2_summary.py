@@ -1,0 +1,95 @@
+"""Stage q2_summary (Q2 a): metrics/q2.json and one figure comparing the validation curves.
+
+The networks are the keys of params.yaml q2.sizes (in their order there), never a glob of the output
+folders. metrics/q2.json holds, per network, flat keys "<name>.val_cross_entropy", "<name>.val_accuracy",
+"<name>.test_cross_entropy", "<name>.test_accuracy", "<name>.best_epoch", "<name>.stopped_epoch" and
+"<name>.train_seconds".
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import typer
+import yaml
+
+from pipeline import atomic, figures
+from pipeline.errors import UserError, make_app, run
+from pipeline.q2_train import curve_path
+
+METRIC_KEYS = ("val_cross_entropy", "val_accuracy", "test_cross_entropy", "test_accuracy", "best_epoch",
+               "stopped_epoch", "train_seconds")
+
+app = make_app(__doc__)
+
+
+def network_names(params_file: Path) -> list[str]:
+    """The keys of q2.sizes in params.yaml, in file order."""
+    try:
+        tree = yaml.safe_load(Path(params_file).read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError) as err:
+        raise UserError(f"{params_file}: cannot read ({err.__class__.__name__})") from None
+    sizes = (tree.get("q2") or {}).get("sizes") if isinstance(tree, dict) else None
+    if not isinstance(sizes, dict) or not sizes:
+        raise UserError(f"params.yaml q2.sizes = {sizes!r}: must map network names to {{dim, hidden}}")
+    return [str(name) for name in sizes]
+
+
+def _read_result(path: Path) -> dict:
+    if not path.is_file():
+        raise UserError(f"{path}: missing (run the q2_train stages first)")
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def validation_figure(curves: dict[str, pd.DataFrame], labels: dict[str, str], path: Path) -> None:
+    """Validation cross-entropy and accuracy per epoch, one line per network."""
+    import matplotlib.pyplot as plt
+
+    fig, (ax_ce, ax_acc) = plt.subplots(1, 2, figsize=(11, 4))
+    for name, curve in curves.items():
+        line, = ax_ce.plot(curve["epoch"], curve["val_cross_entropy"], label=labels[name])
+        ax_acc.plot(curve["epoch"], curve["val_accuracy"], color=line.get_color(), label=labels[name])
+        best = curve["val_cross_entropy"].idxmin()
+        ax_ce.plot(curve["epoch"][best], curve["val_cross_entropy"][best], "o", color=line.get_color())
+    for ax, ylabel in ((ax_ce, "validation cross-entropy"), (ax_acc, "validation accuracy")):
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(ylabel)
+        ax.grid(alpha=0.3)
+        ax.legend()
+    ax_ce.set_title("dots: best epoch (weights kept)")
+    atomic.save_figure(fig, path)
+
+
+@app.command()
+def main(
+    params_file: Path = typer.Option(Path("params.yaml"), help="where the network names (q2.sizes) are"),
+    results: Path = typer.Option(Path("results/q2"), help="folder of the <name>.json written by q2_train"),
+    plots: Path = typer.Option(Path("plots/q2"), help="folder of the <name>_curve.csv written by q2_train"),
+    metrics: Path = typer.Option(Path("metrics/q2.json")),
+    figure: Path = typer.Option(Path("plots/q2/validation_curves.png")),
+) -> None:
+    """Collect the per-network results into metrics/q2.json and draw the validation curves together."""
+    names = network_names(params_file)
+    summary, curves, labels = {}, {}, {}
+    for name in names:
+        result = _read_result(Path(results) / f"{name}.json")
+        summary[name] = {key: result[key] for key in METRIC_KEYS}
+        labels[name] = f"(D, P) = ({result['dim']}, {result['hidden']})"
+        csv = curve_path(plots, name, "csv")
+        if not csv.is_file():
+            raise UserError(f"{csv}: missing (run the q2_train stages first)")
+        curves[name] = pd.read_csv(csv)
+    flat = {f"{name}.{key}": value for name, values in summary.items() for key, value in values.items()}
+    atomic.write_json(metrics, flat)
+    figures.use_agg()
+    validation_figure(curves, labels, figure)
+    for name in names:
+        s = summary[name]
+        print(f"q2_summary {name}: val CE {s['val_cross_entropy']:.4f}, test CE {s['test_cross_entropy']:.4f}, "
+              f"test acc {s['test_accuracy']:.4f}, best epoch {s['best_epoch']}, {s['train_seconds']:.0f}s")
+
+
+if __name__ == "__main__":
+    run(app)
