@@ -27,3 +27,4 @@ class Runner(Protocol):
 def batch_rows(order: np.ndarray, batch_size: int, index: int) -> np.ndarray:
     """Sample indices of mini-batch `index` of an epoch visiting the samples in `order`."""
     return order[index * batch_size : (index + 1) * batch_size]
+

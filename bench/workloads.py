@@ -58,11 +58,15 @@ class Workload:
 
 
 def autoencoder(patches: np.ndarray) -> Workload:
-    """W1: (N, 256) patches in [0.1, 0.9] -> 64 sigmoid -> 256 sigmoid, batch 32 (Q1 has no eta; 0.1 here)."""
+    """W1: (N, 256) patches in [0.1, 0.9] -> 64 sigmoid -> 256 sigmoid, batch 32.
+
+    Q1 sets no learning rate; at batch 32 with beta = 3, eta = 0.1 throws rhohat against 0 or 1 in the
+    first steps (torch then gives inf), eta = 0.03 trains stably in all three implementations.
+    """
     n_in, n_hid = patches.shape[1], 64
     return Workload(
         key="W1", family="autoencoder", title=f"sparse autoencoder {len(patches)} x {n_in} -> {n_hid} -> {n_in}",
-        data=(patches,), batch_size=32, lr=0.1, momentum=0.85,
+        data=(patches,), batch_size=32, lr=0.03, momentum=0.85,
         hyper={"n_in": n_in, "n_hid": n_hid, "lam": 5e-4, "beta": 3.0, "rho": 0.05},
         flops_per_sample=flops.autoencoder(n_in, n_hid),
     )
