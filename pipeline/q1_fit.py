@@ -69,14 +69,6 @@ class SolverSettings:
         checks.momentum("q1.sgd.momentum", self.momentum)
 
 
-def check_model(checks: ParamChecks, prefix: str, hidden: int, lam: float, beta: float, rho: float) -> None:
-    """Checks of the model keys `<prefix>.hidden`, `.lambda`, `.beta`, `.rho` (prefix e.g. 'q1')."""
-    checks.positive_int(f"{prefix}.hidden", hidden)
-    checks.non_negative(f"{prefix}.lambda", lam)
-    checks.non_negative(f"{prefix}.beta", beta)
-    checks.open_unit(f"{prefix}.rho", rho)
-
-
 @dataclass
 class Fit:
     """Fitted parameters (float64 copies), the curve (CURVE_COLUMNS, training-set terms) and timing."""

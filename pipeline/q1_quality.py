@@ -66,10 +66,15 @@ def measure(
     """Flat numbers of a fitted network.
 
     final_loss/mse/decay/sparsity: the cost terms on the whole training set; heldout_mse: the mse
-    term 1/(2N) sum ||x - o||^2 on the held-out patches; rho_hat_mean/std: mean and spread over hidden
-    units of rhohat_b on the training set; localisation, coherence, feature_score: see the module doc.
+    term 1/(2N) sum ||x - o||^2 on the held-out patches; heldout_r2: the fraction of held-out variance
+    explained, 1 - heldout_mse / (1/(2N) sum ||x - mean training patch||^2); rho_hat_mean/std: mean and
+    spread over hidden units of rhohat_b on the training set; localisation, coherence, feature_score:
+    see the module doc.
     """
     terms = model.evaluate(params, (train,))
+    heldout_mse = model.evaluate(params, (held,))["mse"]
+    centred = held - train.mean(axis=0)
+    baseline = float(np.vdot(centred, centred)) / (2 * len(held))
     rhohat = model.hidden(params, train).mean(axis=0)
     filters = filter_images(params["W1"], size)
     loc, coh = localisation(filters, window), coherence(filters)
@@ -78,7 +83,8 @@ def measure(
         "final_mse": terms["mse"],
         "final_decay": terms["decay"],
         "final_sparsity": terms["sparsity"],
-        "heldout_mse": model.evaluate(params, (held,))["mse"],
+        "heldout_mse": heldout_mse,
+        "heldout_r2": 1 - heldout_mse / baseline,
         "rho_hat_mean": float(rhohat.mean()),
         "rho_hat_std": float(rhohat.std()),
         "localisation": float(loc.mean()),

@@ -48,7 +48,10 @@ def main(
     """Train one network on the training patches; measure it on the held-out patches."""
     settings = q1_fit.SolverSettings(solver, dtype, seed, iterations, log_every, epochs, batch_size, lr, momentum)
     checks = ParamChecks()
-    q1_fit.check_model(checks, "q1", hidden, lam, beta, rho)
+    checks.positive_int("q1.hidden", hidden)
+    checks.non_negative("q1.lambda", lam)
+    checks.non_negative("q1.beta", beta)
+    checks.open_unit("q1.rho", rho)
     settings.check(checks)
     checks.open_unit("q1.holdout", holdout)
     checks.positive_int("q1.quality.window", window)
