@@ -108,10 +108,15 @@ class SparseAutoencoder:
         terms["loss"] = terms["mse"] + terms["decay"] + terms["sparsity"]
         if not want_grads:
             return terms, None
-        delta2 = err * o * (1 - o) / n
+        delta2 = 1 - o  # in place from here: these (N, Lin) passes cost as much as the matmuls
+        delta2 *= o
+        delta2 *= err
+        delta2 /= n
         inside = (mean_h > eps) & (mean_h < 1 - eps)
         kl_grad = self.beta * (-rho / rhohat + (1 - rho) / (1 - rhohat)) / n * inside
-        delta1 = (delta2 @ w2.T + kl_grad.astype(h.dtype)) * h * (1 - h)
+        delta1 = delta2 @ w2.T
+        delta1 += kl_grad.astype(h.dtype)
+        delta1 *= h * (1 - h)
         grads = {
             "W1": x.T @ delta1 + self.lam * w1,
             "W2": h.T @ delta2 + self.lam * w2,
