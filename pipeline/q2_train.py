@@ -84,7 +84,7 @@ def main(
     batch_size: int = typer.Option(200, help="params.yaml q2.batch_size"),
     lr: float = typer.Option(0.15, help="params.yaml q2.lr: learning rate (peak of the schedule)"),
     momentum: float = typer.Option(0.85, help="params.yaml q2.momentum: classical momentum alpha"),
-    epochs: int = typer.Option(50, help="params.yaml q2.epochs: epoch limit (and the cosine period)"),
+    epochs: int = typer.Option(50, help="params.yaml q2.sizes.<name>.epochs: epoch limit (and the cosine period)"),
     patience: int = typer.Option(5, help="params.yaml q2.patience: epochs without validation improvement"),
     min_delta: float = typer.Option(0.0, help="params.yaml q2.min_delta: improvement that counts"),
     init_std: float = typer.Option(0.01, help="params.yaml q2.init_std: Gaussian std of weights and biases"),
@@ -109,7 +109,7 @@ def main(
     checks.positive_int("q2.batch_size", batch_size)
     checks.positive("q2.lr", lr)
     checks.momentum("q2.momentum", momentum)
-    checks.positive_int("q2.epochs", epochs)
+    checks.positive_int(f"{key}.epochs", epochs)
     checks.positive_int("q2.patience", patience)
     checks.non_negative("q2.min_delta", min_delta)
     checks.positive("q2.init_std", init_std)
