@@ -56,12 +56,12 @@ class SolverSettings:
     lr: float
     momentum: float
 
-    def check(self, checks: ParamChecks) -> None:
-        """Add one line per bad key to `checks`."""
+    def check(self, checks: ParamChecks, iterations_key: str = "q1.lbfgs.iterations") -> None:
+        """Add one line per bad key to `checks` (the search has its own iteration limit key)."""
         checks.choice("q1.solver", self.solver, SOLVERS)
         checks.choice("q1.dtype", self.dtype, DTYPES)
         checks.non_negative_int("q1.seed", self.seed)
-        checks.positive_int("q1.lbfgs.iterations", self.iterations)
+        checks.positive_int(iterations_key, self.iterations)
         checks.positive_int("q1.lbfgs.log_every", self.log_every)
         checks.positive_int("q1.sgd.epochs", self.epochs)
         checks.positive_int("q1.sgd.batch_size", self.batch_size)
@@ -89,7 +89,7 @@ def _progress(label: str, unit: str, step: int, terms: dict[str, float], seconds
 
 
 class _Objective:
-    """f(We) -> (J, Jgrad) in float64 for scipy, computed in `dtype`; remembers the last point's terms."""
+    """f(We) -> (J, Jgrad) in float64 for scipy, computed in the dtype of `data`; remembers the last terms."""
 
     def __init__(self, model: SparseAutoencoder, data: np.ndarray) -> None:
         self.fields = {"Lin": model.n_in, "Lhid": model.n_hidden, "lambda": model.lam,

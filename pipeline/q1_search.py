@@ -1,7 +1,7 @@
 """Stage q1_search (Q1 b): which sparsity weight beta and target rho give good features?
 
 Trains one network per (beta, rho) of the grid (Lhid = q1.search.hidden, lambda = q1.search.lambda,
-the q1 solver settings), then scores each (pipeline.q1_quality):
+L-BFGS limit q1.search.iterations, the other q1 solver settings), then scores each (pipeline.q1_quality):
 
     eligible  = heldout_r2 >= min_r2     (the code still explains that fraction of the variance of
                                           unseen patches: features that cannot reconstruct are no features)
@@ -64,7 +64,7 @@ def main(
     dtype: str = q1_fit.DTYPE_OPTION,
     seed: int = q1_fit.SEED_OPTION,
     holdout: float = q1_fit.HOLDOUT_OPTION,
-    iterations: int = q1_fit.ITERATIONS_OPTION,
+    iterations: int = typer.Option(200, help="params.yaml q1.search.iterations: L-BFGS limit of the search"),
     log_every: int = q1_fit.LOG_EVERY_OPTION,
     epochs: int = q1_fit.EPOCHS_OPTION,
     batch_size: int = q1_fit.BATCH_SIZE_OPTION,
@@ -88,7 +88,7 @@ def main(
         if len(set(values)) < len(values):
             checks.problems.append(f"params.yaml {key} = {values}: values must be distinct")
     checks.open_unit("q1.search.min_r2", min_r2)
-    settings.check(checks)
+    settings.check(checks, iterations_key="q1.search.iterations")
     checks.open_unit("q1.holdout", holdout)
     checks.positive_int("q1.quality.window", window)
     checks.done()
