@@ -1,6 +1,6 @@
 """Quick side-by-side epoch timing for Q2: our TrigramLM vs PyTorch vs a course-style NumPy baseline.
 
-    python bench/quick_q2.py [--rounds 3] [--threads 2] [--dim 32 --hidden 256] [--fraction 1.0]
+    python -m bench.quick_q2 [--rounds 3] [--threads 2] [--dim 32 --hidden 256] [--fraction 1.0]
 
 One "epoch" = a fresh permutation, then forward + backward + momentum update for every mini-batch of
 200 trigrams of data2's training set (or its first `fraction`), no evaluation. The three
