@@ -13,8 +13,10 @@ Speed (this is the hot loop of Q3, 150 steps per batch):
 - buffers are time-major, so the slice of step t is contiguous, and preallocated in a `Workspace`
   that is reused from batch to batch; every per-step operation writes with `out=`;
 - the sigmoid gates use s(a) = (1 + tanh(a / 2)) / 2: the gate columns of Wx, Wh and b are scaled by
-  1/2 once per batch, so ONE tanh covers every gate of a step; the backward pass folds the matching
-  chain-rule factor 1/4 into the weights instead of the per-step deltas;
+  1/2 once per batch, so ONE tanh covers every gate of a step;
+- each step's gate activations are stored gate-major, (G, N, H), so that the per-gate element-wise
+  operations run on contiguous arrays (column slices of an (N, G H) array cost ~3x more); one strided
+  copy per step moves between this layout and the (N, G H) layout of the GEMMs;
 - BPTT stores the pre-activation deltas dA_t of every step and forms dWh = sum_t h_{t-1}^T dA_t as
   ONE product of the stacked (T N, H)^T @ (T N, G H) arrays after the loop (likewise dWx, db);
 - `flush_tiny` zeroes deltas that decay towards the float32 denormal range (~1e-38), where every
@@ -123,7 +125,26 @@ class _Layer:
     def input_grads(x: np.ndarray, da: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """dWx = sum_t x_t^T dA_t, db = sum_t sum_m dA_t[m], as one GEMM over the stacked steps."""
         flat = da.reshape(-1, da.shape[-1])
-        return x.reshape(-1, x.shape[-1]).T @ flat, flat.sum(axis=0)
+        return x.reshape(-1, x.shape[-1]).T @ flat, np.ones(len(flat), dtype=flat.dtype) @ flat
+
+    @staticmethod
+    def stacked_inputs(x: np.ndarray, hidden: int, ws: Workspace) -> np.ndarray:
+        """z (T+1, N, H + D + 1) with z[t-1] = [h_{t-1}, x_t, 1], so that one GEMM z[t-1] @ [Wh; Wx; b]
+        gives every gate's pre-activation at step t, and z[:T] stacked gives every weight gradient at once.
+        Row z[0] holds h_0 = 0; the layer writes h_t into z[t][:, :H]."""
+        t_steps, n, d = x.shape
+        z = ws.get("z", (t_steps + 1, n, hidden + d + 1), x.dtype)
+        z[0, :, :hidden] = 0
+        z[:t_steps, :, hidden:-1] = x
+        z[:t_steps, :, -1] = 1
+        z[t_steps, :, hidden:] = 0
+        return z
+
+    @staticmethod
+    def stacked_grad(z: np.ndarray, da: np.ndarray) -> np.ndarray:
+        """d[Wh; Wx; b] = sum_t [h_{t-1}, x_t, 1]^T dA_t as ONE GEMM: z (T+1, N, K), da (T, N, GH) -> (K, GH)."""
+        t_steps = len(da)
+        return z[:t_steps].reshape(-1, z.shape[-1]).T @ da.reshape(-1, da.shape[-1])
 
     @staticmethod
     def recurrent_grad(hs: np.ndarray, da: np.ndarray) -> np.ndarray:
@@ -167,7 +188,7 @@ class RNNLayer(_Layer):
     def backward(self, params: Params, cache: dict, dh_last: np.ndarray, ws: Workspace) -> Params:
         x, hs = cache["x"], cache["h"]
         t_steps, n, hidden = hs.shape[0] - 1, hs.shape[1], hs.shape[2]
-        wh_t = params["Wh"].T
+        wh_t = np.ascontiguousarray(params["Wh"].T)
         da = ws.get("da", (t_steps, n, hidden), x.dtype)
         dh = dh_last.copy()
         for t in range(t_steps, 0, -1):
@@ -199,90 +220,91 @@ class LSTMLayer(_Layer):
         dc_{t-1} = dc_t * f,   dh_{t-1} = dA_t Wh^T
         dWh = sum_t h_{t-1}^T dA_t,   dWx = sum_t x_t^T dA_t,   db = sum_t sum_m dA_t
 
-    Initialisation adds 1 to the forget-gate bias (keeps c_t from being forgotten early in training).
+    Internally the blocks are reordered to i, f, o, g (sigmoids first) and each step's gates are kept
+    gate-major, (4, N, H), so every per-gate operation runs on a contiguous array. Initialisation adds
+    1 to the forget-gate bias (keeps c_t from being forgotten early in training).
     """
 
     name = "lstm"
     gates = 4
-    sigmoid_blocks = (0, 1, 3)
+    sigmoid_blocks = (0, 1, 2)  # in the internal order i, f, o, g
+    ORDER = [0, 1, 3, 2]  # internal block k is parameter block ORDER[k] (a swap, so its own inverse)
 
     def init_params(self, rng, n_in, hidden, dtype=np.float64, recurrent_init="glorot", recurrent_gain=1.0):
         params = super().init_params(rng, n_in, hidden, dtype, recurrent_init, recurrent_gain)
         params["b"][hidden : 2 * hidden] = 1.0
         return params
 
+    def reorder(self, w: np.ndarray) -> np.ndarray:
+        """Swap the g and o column blocks of a (..., 4 H) array (parameter order <-> internal order)."""
+        hidden = w.shape[-1] // 4
+        return w.reshape(*w.shape[:-1], 4, hidden)[..., self.ORDER, :].reshape(w.shape)
+
     def forward(self, params: Params, x: np.ndarray, ws: Workspace) -> tuple[np.ndarray, dict]:
         t_steps, n, _ = x.shape
         hidden = params["Wh"].shape[0]
         dt = x.dtype
-        scale = self.column_scale(hidden, dt)
-        # act = scale * u + shift with u = tanh(scale * a): the sigmoid for i, f, o and tanh for g
-        act_scale = scale.reshape(4, hidden)[:, :1]
-        act_shift = (1 - scale).reshape(4, hidden)[:, :1]
-        wh = params["Wh"] * scale
-        gates = ws.get("gates", (t_steps, n, 4 * hidden), dt)
-        self.project(x, params["Wx"] * scale, params["b"] * scale, out=gates)
-        deriv = ws.get("deriv", (t_steps, n, 4 * hidden), dt)  # 1 - u^2
-        hs = ws.get("h", (t_steps + 1, n, hidden), dt)
+        scale = self.column_scale(hidden, dt)  # u = tanh(scale * a): a sigmoid is (1 + u) / 2
+        w = self.reorder(np.concatenate([params["Wh"], params["Wx"], params["b"][None]])) * scale
+        z = self.stacked_inputs(x, hidden, ws)
+        gates = ws.get("gates", (t_steps, 4, n, hidden), dt)  # i, f, o, g per step
+        deriv = ws.get("deriv", (t_steps, 4, n, hidden), dt)  # s (1 - s) and 1 - g^2
         cs = ws.get("c", (t_steps + 1, n, hidden), dt)
         tanh_c = ws.get("tanh_c", (t_steps, n, hidden), dt)
         tmp4 = ws.get("tmp4", (n, 4 * hidden), dt)
         tmp = ws.get("tmp", (n, hidden), dt)
-        hs[0] = 0
         cs[0] = 0
         for t in range(1, t_steps + 1):
-            g = gates[t - 1]
-            if t > 1:
-                np.matmul(hs[t - 1], wh, out=tmp4)
-                g += tmp4
-            np.tanh(g, out=g)
-            d = deriv[t - 1]
-            np.multiply(g, g, out=d)
-            np.subtract(1, d, out=d)
-            g4 = g.reshape(n, 4, hidden)
-            g4 *= act_scale
-            g4 += act_shift
-            i, f, cand, o = g[:, :hidden], g[:, hidden : 2 * hidden], g[:, 2 * hidden : 3 * hidden], g[:, 3 * hidden :]
+            gt, d = gates[t - 1], deriv[t - 1]
+            np.matmul(z[t - 1], w, out=tmp4)
+            np.copyto(gt, tmp4.reshape(n, 4, hidden).transpose(1, 0, 2))
+            np.tanh(gt, out=gt)
+            sig = gt[:3]
+            sig *= 0.5
+            sig += 0.5
+            np.multiply(gt, gt, out=d)
+            np.subtract(sig, d[:3], out=d[:3])
+            np.subtract(1, d[3], out=d[3])
+            i, f, o, g = gt
             np.multiply(f, cs[t - 1], out=cs[t])
-            np.multiply(i, cand, out=tmp)
+            np.multiply(i, g, out=tmp)
             cs[t] += tmp
             np.tanh(cs[t], out=tanh_c[t - 1])
-            np.multiply(o, tanh_c[t - 1], out=hs[t])
-        return hs[t_steps], {"x": x, "h": hs, "c": cs, "tanh_c": tanh_c, "gates": gates, "deriv": deriv}
+            np.multiply(o, tanh_c[t - 1], out=z[t, :, :hidden])
+        return z[t_steps, :, :hidden], {"z": z, "c": cs, "tanh_c": tanh_c, "gates": gates, "deriv": deriv}
 
     def backward(self, params: Params, cache: dict, dh_last: np.ndarray, ws: Workspace) -> Params:
-        x, hs, cs, tanh_c, gates, deriv = (cache[k] for k in ("x", "h", "c", "tanh_c", "gates", "deriv"))
+        z, cs, tanh_c, gates, deriv = (cache[k] for k in ("z", "c", "tanh_c", "gates", "deriv"))
         t_steps, n, hidden = tanh_c.shape
-        dt = x.dtype
-        scale = self.column_scale(hidden, dt)
-        # the loop's deltas lack the factor scale^2 (d act / d a = scale^2 (1 - u^2)); fold it into Wh
-        wh_t = (params["Wh"] * (scale * scale)).T
-        da = ws.get("da", (t_steps, n, 4 * hidden), dt)
+        dt = z.dtype
+        wh_t = np.ascontiguousarray(self.reorder(params["Wh"]).T)
+        da = ws.get("da", (t_steps, n, 4 * hidden), dt)  # internal order, stacked for the weight GEMM
+        e = ws.get("e", (4, n, hidden), dt)
         tmp = ws.get("tmp", (n, hidden), dt)
         dh = dh_last.copy()
         dc = np.zeros_like(dh)
         for t in range(t_steps, 0, -1):
-            g, tc, d = gates[t - 1], tanh_c[t - 1], da[t - 1]
-            i, f, cand, o = g[:, :hidden], g[:, hidden : 2 * hidden], g[:, 2 * hidden : 3 * hidden], g[:, 3 * hidden :]
+            tc = tanh_c[t - 1]
+            i, f, o, g = gates[t - 1]
             np.multiply(tc, tc, out=tmp)
             np.subtract(1, tmp, out=tmp)
             tmp *= o
             tmp *= dh
             dc += tmp
-            np.multiply(dc, cand, out=d[:, :hidden])
-            np.multiply(dc, cs[t - 1], out=d[:, hidden : 2 * hidden])
-            np.multiply(dc, i, out=d[:, 2 * hidden : 3 * hidden])
-            np.multiply(dh, tc, out=d[:, 3 * hidden :])
-            d *= deriv[t - 1]
+            np.multiply(dc, g, out=e[0])
+            np.multiply(dc, cs[t - 1], out=e[1])
+            np.multiply(dh, tc, out=e[2])
+            np.multiply(dc, i, out=e[3])
+            e *= deriv[t - 1]
+            np.copyto(da[t - 1].reshape(n, 4, hidden), e.transpose(1, 0, 2))
             if t > 1:
                 dc *= f
-                np.matmul(d, wh_t, out=dh)
+                np.matmul(da[t - 1], wh_t, out=dh)
                 if t % 4 == 0:
                     flush_tiny(dh)
                     flush_tiny(dc)
-        da *= scale * scale
-        dwx, db = self.input_grads(x, da)
-        return {"Wx": dwx, "Wh": self.recurrent_grad(hs, da), "b": db}
+        dw = self.reorder(self.stacked_grad(z, da))
+        return {"Wh": dw[:hidden], "Wx": dw[hidden:-1], "b": dw[-1]}
 
 
 class GRULayer(_Layer):
@@ -300,10 +322,14 @@ class GRULayer(_Layer):
         dn_pre = dh_t * (1 - z) * (1 - n^2)            (gradient at a_n + r q)
         dz_pre = dh_t * (h_{t-1} - n) * z (1 - z)
         dr_pre = dn_pre * q * r (1 - r)
-        dM_t = [dr_pre, dz_pre, dn_pre * r]            (gradient at h_{t-1} Wh)
-        dA_t = [dr_pre, dz_pre, dn_pre]                (gradient at x_t Wx + b)
+        dM_t = [dr_pre, dz_pre, dn_pre * r]            (gradient at [a_r + m_r, a_z + m_z, q])
         dh_{t-1} = dh_t * z + dM_t Wh^T
-        dWh = sum_t h_{t-1}^T dM_t,  dWx = sum_t x_t^T dA_t,  db = sum_t sum_m dA_t,  dbhn = sum (dn_pre * r)
+        dWh = sum_t h_{t-1}^T dM_t,   dbhn = sum_t sum_m (dn_pre * r)
+        dWx = sum_t x_t^T [dr_pre, dz_pre, dn_pre],   db = sum_t sum_m [dr_pre, dz_pre, dn_pre]
+
+    The per-step GEMM is [h_{t-1}, x_t, 1] @ [[Whr, Whz, Whn], [Wxr, Wxz, 0], [br, bz, bhn]], which yields
+    the r and z pre-activations and q at once; a_n = x_t Wxn + bn for all steps is one GEMM before the
+    loop. Each step's gates are kept gate-major, (4, N, H) = r, z, q, n, so every operation is contiguous.
     """
 
     name = "gru"
@@ -316,78 +342,80 @@ class GRULayer(_Layer):
         return params
 
     def forward(self, params: Params, x: np.ndarray, ws: Workspace) -> tuple[np.ndarray, dict]:
-        t_steps, n, _ = x.shape
+        t_steps, n, d_in = x.shape
         hidden = params["Wh"].shape[0]
         h2 = 2 * hidden
         dt = x.dtype
-        scale = self.column_scale(hidden, dt)
-        wh = params["Wh"] * scale
-        bhn = params["bhn"]
-        gates = ws.get("gates", (t_steps, n, 3 * hidden), dt)
-        self.project(x, params["Wx"] * scale, params["b"] * scale, out=gates)
-        deriv = ws.get("deriv", (t_steps, n, 3 * hidden), dt)  # 1 - u^2 for r, z; 1 - n^2 for n
-        q_all = ws.get("q", (t_steps, n, hidden), dt)
+        b = params["b"]
+        w = np.concatenate([params["Wh"], params["Wx"], b[None]])
+        w[hidden:-1, h2:] = 0
+        w[-1, h2:] = params["bhn"]
+        w *= self.column_scale(hidden, dt)  # u = tanh(a / 2) on r, z: a sigmoid is (1 + u) / 2
+        z = self.stacked_inputs(x, hidden, ws)
+        xn = ws.get("xn", (t_steps, n, hidden), dt)  # a_n = x_t Wxn + bn, all steps at once
+        wn = np.concatenate([params["Wx"][:, h2:], b[None, h2:]])
+        np.matmul(z[:t_steps, :, hidden:].reshape(-1, d_in + 1), wn, out=xn.reshape(-1, hidden))
+        gates = ws.get("gates", (t_steps, 4, n, hidden), dt)  # r, z, q, n per step
+        deriv = ws.get("deriv", (t_steps, 3, n, hidden), dt)  # s (1 - s) and 1 - n^2
         diff = ws.get("diff", (t_steps, n, hidden), dt)  # h_{t-1} - n
-        hs = ws.get("h", (t_steps + 1, n, hidden), dt)
         tmp3 = ws.get("tmp3", (n, 3 * hidden), dt)
         tmp = ws.get("tmp", (n, hidden), dt)
-        hs[0] = 0
-        tmp3[...] = 0
         for t in range(1, t_steps + 1):
-            g, d, q = gates[t - 1], deriv[t - 1], q_all[t - 1]
-            if t > 1:
-                np.matmul(hs[t - 1], wh, out=tmp3)
-                g[:, :h2] += tmp3[:, :h2]
-            rz = g[:, :h2]
+            gt, d = gates[t - 1], deriv[t - 1]
+            np.matmul(z[t - 1], w, out=tmp3)
+            np.copyto(gt[:3], tmp3.reshape(n, 3, hidden).transpose(1, 0, 2))
+            rz = gt[:2]
             np.tanh(rz, out=rz)
-            np.multiply(rz, rz, out=d[:, :h2])
-            np.subtract(1, d[:, :h2], out=d[:, :h2])
             rz *= 0.5
             rz += 0.5
-            r, z, cand = g[:, :hidden], g[:, hidden:h2], g[:, h2:]
-            np.add(tmp3[:, h2:], bhn, out=q)
-            np.multiply(r, q, out=tmp)
-            cand += tmp
+            r, zg, q, cand = gt
+            np.multiply(r, q, out=cand)
+            cand += xn[t - 1]
             np.tanh(cand, out=cand)
-            np.multiply(cand, cand, out=d[:, h2:])
-            np.subtract(1, d[:, h2:], out=d[:, h2:])
-            np.subtract(hs[t - 1], cand, out=diff[t - 1])
-            np.multiply(z, diff[t - 1], out=tmp)
-            np.add(cand, tmp, out=hs[t])
-        return hs[t_steps], {"x": x, "h": hs, "gates": gates, "deriv": deriv, "q": q_all, "diff": diff}
+            np.multiply(rz, rz, out=d[:2])
+            np.subtract(rz, d[:2], out=d[:2])
+            np.multiply(cand, cand, out=d[2])
+            np.subtract(1, d[2], out=d[2])
+            np.subtract(z[t - 1, :, :hidden], cand, out=diff[t - 1])
+            np.multiply(zg, diff[t - 1], out=tmp)
+            np.add(cand, tmp, out=z[t, :, :hidden])
+        return z[t_steps, :, :hidden], {"z": z, "gates": gates, "deriv": deriv, "diff": diff}
 
     def backward(self, params: Params, cache: dict, dh_last: np.ndarray, ws: Workspace) -> Params:
-        x, hs, gates, deriv, q_all, diff = (cache[k] for k in ("x", "h", "gates", "deriv", "q", "diff"))
-        t_steps, n, hidden = q_all.shape
+        z, gates, deriv, diff = (cache[k] for k in ("z", "gates", "deriv", "diff"))
+        t_steps, n, hidden = diff.shape
         h2 = 2 * hidden
-        dt = x.dtype
-        scale = self.column_scale(hidden, dt)
-        wh_t = (params["Wh"] * (scale * scale)).T  # r, z deltas lack the factor 1/4, folded in here
+        dt = z.dtype
+        wh_t = np.ascontiguousarray(params["Wh"].T)
         dm = ws.get("dm", (t_steps, n, 3 * hidden), dt)
         dn = ws.get("dn", (t_steps, n, hidden), dt)
+        e = ws.get("e", (3, n, hidden), dt)
         direct = ws.get("direct", (n, hidden), dt)
         dh = dh_last.copy()
         for t in range(t_steps, 0, -1):
-            g, d, m, q = gates[t - 1], deriv[t - 1], dm[t - 1], q_all[t - 1]
-            r, z = g[:, :hidden], g[:, hidden:h2]
-            np.multiply(dh, z, out=direct)
-            np.subtract(dh, direct, out=dn[t - 1])
-            dn[t - 1] *= d[:, h2:]
-            np.multiply(dn[t - 1], r, out=m[:, h2:])
-            np.multiply(dn[t - 1], q, out=m[:, :hidden])
-            np.multiply(dh, diff[t - 1], out=m[:, hidden:h2])
-            m[:, :h2] *= d[:, :h2]
+            d, dnt = deriv[t - 1], dn[t - 1]
+            r, zg, q, _ = gates[t - 1]
+            np.multiply(dh, zg, out=direct)
+            np.subtract(dh, direct, out=dnt)
+            dnt *= d[2]
+            np.multiply(dnt, q, out=e[0])
+            np.multiply(dh, diff[t - 1], out=e[1])
+            np.multiply(dnt, r, out=e[2])
+            e[:2] *= d[:2]
+            np.copyto(dm[t - 1].reshape(n, 3, hidden), e.transpose(1, 0, 2))
             if t > 1:
-                np.matmul(m, wh_t, out=dh)
+                np.matmul(dm[t - 1], wh_t, out=dh)
                 dh += direct
                 if t % 4 == 0:
                     flush_tiny(dh)
-        dm[:, :, :h2] *= 0.25
-        flat_m = dm.reshape(-1, 3 * hidden)
-        x_flat = x.reshape(-1, x.shape[-1])
-        dwx = np.concatenate([x_flat.T @ flat_m[:, :h2], x_flat.T @ dn.reshape(-1, hidden)], axis=1)
-        db = np.concatenate([flat_m[:, :h2].sum(axis=0), dn.reshape(-1, hidden).sum(axis=0)])
-        return {"Wx": dwx, "Wh": self.recurrent_grad(hs, dm), "b": db, "bhn": flat_m[:, h2:].sum(axis=0)}
+        dw = self.stacked_grad(z, dm)  # rows h, x, 1; the x rows of the n block are not parameters
+        dwn = self.stacked_grad(z[:, :, hidden:], dn)  # d[Wxn; bn]
+        return {
+            "Wh": dw[:hidden],
+            "Wx": np.concatenate([dw[hidden:-1, :h2], dwn[:-1]], axis=1),
+            "b": np.concatenate([dw[-1, :h2], dwn[-1]]),
+            "bhn": dw[-1, h2:],
+        }
 
 
 LAYERS: dict[str, _Layer] = {layer.name: layer for layer in (RNNLayer(), LSTMLayer(), GRULayer())}
