@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 import typer
 
+from models import blas
 from models.language import TrigramLM
 from models.optim import MomentumSGD
 from models.schedules import SCHEDULES, lr_schedule
@@ -95,6 +96,7 @@ def main(
     train_eval_size: int = typer.Option(50000, help="params.yaml q2.train_eval_size: rows for the train curve"),
     dtype: str = typer.Option("float32", help="params.yaml q2.dtype: float32 or float64"),
     seed: int = typer.Option(0, help="params.yaml q2.seed: initialisation and shuffling"),
+    blas_threads: int = typer.Option(1, help="params.yaml q2.blas_threads: BLAS threads while training"),
     artifacts: Path = typer.Option(Path("artifacts/q2"), help="folder of <name>.npz"),
     plots: Path = typer.Option(Path("plots/q2"), help="folder of <name>_curve.csv/png"),
     results: Path = typer.Option(Path("results/q2"), help="folder of <name>.json"),
@@ -123,6 +125,7 @@ def main(
     checks.positive_int("q2.train_eval_size", train_eval_size)
     checks.choice("q2.dtype", dtype, DTYPES)
     checks.non_negative_int("q2.seed", seed)
+    checks.positive_int("q2.blas_threads", blas_threads)
     checks.done()
 
     trigrams = load_trigrams(data)
@@ -133,12 +136,13 @@ def main(
     params = model.init_params(init_rng, DTYPES[dtype])
     schedule_fn = lr_schedule(schedule, lr, epochs=epochs, lr_min=lr_min, gamma=gamma, step_epochs=step_epochs)
     try:
-        result = train(
-            model, params, train_set, optimizer=MomentumSGD(lr, momentum), epochs=epochs, batch_size=batch_size,
-            rng=shuffle_rng, val_data=val_set, patience=patience, min_delta=min_delta, lr_schedule=schedule_fn,
-            train_eval_size=train_eval_size, eval_batch_size=EVAL_BATCH,
-            callback=lambda entry: _progress(name, entry),
-        )
+        with blas.blas_threads(blas_threads):
+            result = train(
+                model, params, train_set, optimizer=MomentumSGD(lr, momentum), epochs=epochs,
+                batch_size=batch_size, rng=shuffle_rng, val_data=val_set, patience=patience, min_delta=min_delta,
+                lr_schedule=schedule_fn, train_eval_size=train_eval_size, eval_batch_size=EVAL_BATCH,
+                callback=lambda entry: _progress(name, entry),
+            )
     except TrainingDiverged as err:
         raise UserError(
             f"q2_train {name}: training diverged at epoch {err.epoch} (loss {err.loss}); "
