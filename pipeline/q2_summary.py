@@ -43,16 +43,17 @@ def _read_result(path: Path) -> dict:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
-def validation_figure(curves: dict[str, pd.DataFrame], labels: dict[str, str], path: Path) -> None:
-    """Validation cross-entropy and accuracy per epoch, one line per network."""
+def validation_figure(curves: dict[str, pd.DataFrame], labels: dict[str, str], best_epochs: dict[str, int],
+                      path: Path) -> None:
+    """Validation cross-entropy and accuracy per epoch, one line per network, best epoch dotted."""
     import matplotlib.pyplot as plt
 
     fig, (ax_ce, ax_acc) = plt.subplots(1, 2, figsize=(11, 4))
     for name, curve in curves.items():
         line, = ax_ce.plot(curve["epoch"], curve["val_cross_entropy"], label=labels[name])
         ax_acc.plot(curve["epoch"], curve["val_accuracy"], color=line.get_color(), label=labels[name])
-        best = curve["val_cross_entropy"].idxmin()
-        ax_ce.plot(curve["epoch"][best], curve["val_cross_entropy"][best], "o", color=line.get_color())
+        best = curve[curve["epoch"] == best_epochs[name]]
+        ax_ce.plot(best["epoch"], best["val_cross_entropy"], "o", color=line.get_color())
     for ax, ylabel in ((ax_ce, "validation cross-entropy"), (ax_acc, "validation accuracy")):
         ax.set_xlabel("epoch")
         ax.set_ylabel(ylabel)
@@ -84,7 +85,7 @@ def main(
     flat = {f"{name}.{key}": value for name, values in summary.items() for key, value in values.items()}
     atomic.write_json(metrics, flat)
     figures.use_agg()
-    validation_figure(curves, labels, figure)
+    validation_figure(curves, labels, {name: summary[name]["best_epoch"] for name in names}, figure)
     for name in names:
         s = summary[name]
         print(f"q2_summary {name}: val CE {s['val_cross_entropy']:.4f}, test CE {s['test_cross_entropy']:.4f}, "
