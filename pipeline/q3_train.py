@@ -106,7 +106,7 @@ def train_command(
     momentum: float = typer.Option(0.85, help="q3.momentum"),
     batch_size: int = typer.Option(32, help="q3.batch_size"),
     val_fraction: float = typer.Option(0.1, help="q3.val_fraction: stratified share of trX held out"),
-    standardise: bool = typer.Option(True, help="q3.standardise: per-channel z-scores (training statistics)"),
+    standardise: str = typer.Option("true", help="q3.standardise: true/false, per-channel z-scores (training stats)"),
     train_eval_size: int = typer.Option(540, help="q3.train_eval_size: training rows scored per epoch"),
     workers: int = typer.Option(2, help="q3.workers: threads per mini-batch"),
     seed: int = typer.Option(0, help="q3.seed"),
@@ -137,12 +137,13 @@ def train_command(
     checks.open_unit("q3.val_fraction", val_fraction)
     checks.positive_int("q3.train_eval_size", train_eval_size)
     checks.positive_int("q3.workers", workers)
+    checks.choice("q3.standardise", standardise.lower(), ("true", "false"))
     checks.done()
 
     acts = load_activities(data)
     split_rng, init_rng, shuffle_rng = (np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(3))
     train_rows, val_rows = stratified_split(acts.train_y, val_fraction, split_rng)
-    scaler = Standardiser.fit(acts.train_x[train_rows], standardise)
+    scaler = Standardiser.fit(acts.train_x[train_rows], standardise.lower() == "true")
     train_set = (scaler(acts.train_x[train_rows]), acts.train_y[train_rows])
     val_set = (scaler(acts.train_x[val_rows]), acts.train_y[val_rows])
     model = RecurrentClassifier(model_name, n_inputs=acts.train_x.shape[2], hidden=hidden, head=head_widths,
