@@ -36,9 +36,9 @@ SEED_OPTION = typer.Option(0, help="params.yaml q1.seed: held-out split, initial
 HOLDOUT_OPTION = typer.Option(0.1, help="params.yaml q1.holdout: fraction of patches held out")
 ITERATIONS_OPTION = typer.Option(300, help="params.yaml q1.lbfgs.iterations: L-BFGS iteration limit")
 LOG_EVERY_OPTION = typer.Option(25, help="params.yaml q1.lbfgs.log_every: progress line every k iterations")
-EPOCHS_OPTION = typer.Option(100, help="params.yaml q1.sgd.epochs")
+EPOCHS_OPTION = typer.Option(200, help="params.yaml q1.sgd.epochs")
 BATCH_SIZE_OPTION = typer.Option(256, help="params.yaml q1.sgd.batch_size")
-LR_OPTION = typer.Option(0.3, help="params.yaml q1.sgd.lr: learning rate")
+LR_OPTION = typer.Option(0.1, help="params.yaml q1.sgd.lr: learning rate")
 MOMENTUM_OPTION = typer.Option(0.9, help="params.yaml q1.sgd.momentum")
 
 
