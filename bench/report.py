@@ -13,7 +13,9 @@ FLOP_NOTE = (
     "GFLOP/s count only the matrix products of forward + backward (2mkn per (m,k)x(k,n) product, see "
     "bench/flops.py), per sample: W1 10·n_in·n_hid; W2 6·(3D·P + P·V); W3 T·(4GH(I+H) + 2GH²) + 6(HM + MC) "
     "with G = 1 (RNN), 4 (LSTM), 3 (GRU) gate blocks. % peak is against NumPy's own large GEMM (2048³, best "
-    "of 3) in the implementation's dtype and thread count (baseline float64, the others float32)."
+    "of 3, measured before and after the workloads, the higher kept) in the implementation's dtype and thread "
+    "count (baseline float64, the others float32). On a loaded machine the peak and the workloads see different "
+    "load, so the fractions are rough."
 )
 
 
@@ -70,8 +72,7 @@ def markdown(info: dict, settings: dict, peaks: dict, rows: list[dict]) -> str:
         "",
         f"{info['date']} · {info['cpu']}, {info['cores']} cores · load average (1/5/15 min) before "
         f"{'/'.join(f'{x:.2f}' for x in info['loadavg_before'])}, after "
-        f"{'/'.join(f'{x:.2f}' for x in info['loadavg_1_5_15'])} · command `python -m bench"
-        f"{' --quick' if settings['quick'] else ''}`",
+        f"{'/'.join(f'{x:.2f}' for x in info['loadavg_1_5_15'])} · command `{settings['command']}`",
         "",
         f"numpy {info['numpy']} ({info['numpy_blas']}), {settings['threads']} BLAS thread(s); "
         f"torch {info.get('torch', '?')} ({info.get('torch_blas', '')}), {info.get('torch_threads')} thread(s); "
@@ -80,7 +81,8 @@ def markdown(info: dict, settings: dict, peaks: dict, rows: list[dict]) -> str:
         "",
         f"Seconds per {span} "
         f"(forward, backward, momentum update over every mini-batch): median (min–max) of {settings['reps']} "
-        f"interleaved repetitions after {settings['warmup']} warm-up round(s). ours/torch is against the faster "
+        f"interleaved repetitions after {settings['warmup']} warm-up round(s) of a tenth as many batches. "
+        f"ours/torch is against the faster "
         f"of torch and torch+FTZ (target ≤ {TARGET_RATIO}); baseline/ours is the speed-up (target ≥ "
         f"{TARGET_SPEEDUP:g}). Losses agree: largest relative difference to the float64 baseline on mini-batch 0 "
         f"at the initial weights / after 3 training steps (tolerances {tolerances}).",

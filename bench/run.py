@@ -93,9 +93,19 @@ def main(
         raise UserError(f"--only {', '.join(unknown)}: unknown workload (known: {', '.join(w.key for w in works)})")
     works = [w for w in works if not only or w.key in only]
     settings = {"reps": reps, "warmup": warmup, "fraction": fraction, "threads": threads, "seed": seed,
-                "agree_rtol": AGREE_RTOL, "quick": quick}
+                "agree_rtol": AGREE_RTOL, "quick": quick, "command": " ".join(["python -m bench", *sys.argv[1:]])}
     with blas_threads(threads):
         _run(works, rng, settings, out_dir / f"{name}")
+
+
+def _peaks(threads: int) -> dict[str, float]:
+    """GEMM GFLOP/s per 'dtype@threads', float32 and float64, with 1 and `threads` BLAS threads."""
+    peaks = {}
+    for t in sorted({1, threads}):
+        with blas_threads(t):
+            for dtype in (np.float32, np.float64):
+                peaks[f"{np.dtype(dtype).name}@{t}"] = machine.gemm_gflops(dtype)
+    return peaks
 
 
 def _run(works: list[Workload], rng: np.random.Generator, settings: dict, stem: Path) -> None:
@@ -104,14 +114,13 @@ def _run(works: list[Workload], rng: np.random.Generator, settings: dict, stem: 
 
     torch.set_num_threads(settings["threads"])
     load_before = os.getloadavg()
-    peaks = {}
-    for t in sorted({1, settings["threads"]}):
-        with blas_threads(t):
-            for dtype in (np.float32, np.float64):
-                peaks[f"{np.dtype(dtype).name}@{t}"] = machine.gemm_gflops(dtype)
-    print(f"GEMM peak GFLOP/s: {peaks}", file=sys.stderr, flush=True)
+    before = _peaks(settings["threads"])
+    print(f"GEMM peak GFLOP/s: {before}", file=sys.stderr, flush=True)
     results = [bench_workload(w, rng, settings["fraction"], settings["reps"], settings["warmup"],
                               settings["threads"]) for w in works]
+    after = _peaks(settings["threads"])
+    peaks = {key: max(before[key], after[key]) for key in before}
+    settings["gemm_peak_before_after"] = {key: [before[key], after[key]] for key in before}
     info = machine.describe(torch)
     info["loadavg_before"] = list(load_before)
     summary = report.summarise(results, peaks, settings["threads"], settings["agree_rtol"])

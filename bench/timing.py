@@ -16,7 +16,8 @@ def interleaved(runners: Sequence[Runner], n_batches: int, reps: int, warmup: in
     """Seconds of `train_batches(n_batches)` per runner, run in turn (A, B, C, A, B, C, ...).
 
     Each run starts from the initial weights (`reset`, not timed) after a garbage collection, so every
-    run does the same work; the first `warmup` rounds are discarded. Progress goes to stderr.
+    run does the same work. The first `warmup` rounds (a tenth of `n_batches` each: enough to start
+    threads, fill caches and allocator pools) are discarded. Progress goes to stderr.
     """
     times: dict[str, list[float]] = {r.label: [] for r in runners}
     for rnd in range(warmup + reps):
@@ -24,7 +25,7 @@ def interleaved(runners: Sequence[Runner], n_batches: int, reps: int, warmup: in
             runner.reset()
             gc.collect()
             start = time.perf_counter()
-            runner.train_batches(n_batches)
+            runner.train_batches(n_batches if rnd >= warmup else max(1, n_batches // 10))
             seconds = time.perf_counter() - start
             kept = rnd >= warmup
             if kept:
