@@ -48,7 +48,7 @@ class RecurrentClassifier:
         recurrent_init: str = "glorot",
         recurrent_gain: float = 1.0,
         workers: int = 1,
-        eval_chunk: int = 512,
+        eval_chunk: int = 256,
     ) -> None:
         if cell not in LAYERS:
             raise ValueError(f"unknown cell {cell!r}; expected one of {', '.join(LAYERS)}")
