@@ -120,7 +120,7 @@ def main() -> None:
     print(f"(D, P) = ({args.dim}, {args.hidden}), {m} trigrams, batch {BATCH}, {args.threads} threads, "
           f"median of {args.rounds} rounds")
     for k, v in med.items():
-        print(f"  {k:9s} {v:7.3f} s/epoch   ours/{k} = {med['ours'] / v:.3f}")
+        print(f"  {k:9s} {v:7.3f} s per pass over the {m} trigrams   ours/{k} = {med['ours'] / v:.3f}")
 
 
 if __name__ == "__main__":
