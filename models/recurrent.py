@@ -9,7 +9,8 @@ step needs ONE matrix product h_{t-1} Wh:
 
 Speed (this is the hot loop of Q3, 150 steps per batch):
 
-- the input projection of all steps is ONE product, x reshaped to (T N, D) @ Wx;
+- the input enters the same GEMM as the state: z_{t-1} = [h_{t-1}, x_t, 1] (N, H + D + 1) times
+  [Wh; Wx; b] (no separate projection buffer, no per-step addition);
 - buffers are time-major, so the slice of step t is contiguous, and preallocated in a `Workspace`
   that is reused from batch to batch; every per-step operation writes with `out=`;
 - the sigmoid gates use s(a) = (1 + tanh(a / 2)) / 2: the gate columns of Wx, Wh and b are scaled by
@@ -17,8 +18,9 @@ Speed (this is the hot loop of Q3, 150 steps per batch):
 - each step's gate activations are stored gate-major, (G, N, H), so that the per-gate element-wise
   operations run on contiguous arrays (column slices of an (N, G H) array cost ~3x more); one strided
   copy per step moves between this layout and the (N, G H) layout of the GEMMs;
-- BPTT stores the pre-activation deltas dA_t of every step and forms dWh = sum_t h_{t-1}^T dA_t as
-  ONE product of the stacked (T N, H)^T @ (T N, G H) arrays after the loop (likewise dWx, db);
+- BPTT stores the pre-activation deltas dA_t of every step and forms d[Wh; Wx; b] =
+  sum_t z_{t-1}^T dA_t as ONE product of the stacked (T N, H + D + 1)^T @ (T N, G H) arrays after
+  the loop;
 - `flush_tiny` zeroes deltas that decay towards the float32 denormal range (~1e-38), where every
   arithmetic operation becomes many times slower.
 
@@ -83,7 +85,7 @@ def recurrent_matrix(
 
 
 class _Layer:
-    """What the three layers share: packed parameters and the input projection."""
+    """What the three layers share: packed parameters, the stacked [h, x, 1] inputs and their gradient."""
 
     name = ""
     gates = 1
@@ -114,20 +116,6 @@ class _Layer:
         return scale.reshape(-1)
 
     @staticmethod
-    def project(x: np.ndarray, wx: np.ndarray, b: np.ndarray, out: np.ndarray) -> np.ndarray:
-        """out (T, N, G H) = x Wx + b for every step at once (one GEMM over (T N, D))."""
-        t, n, d = x.shape
-        np.matmul(x.reshape(t * n, d), wx, out=out.reshape(t * n, -1))
-        out += b
-        return out
-
-    @staticmethod
-    def input_grads(x: np.ndarray, da: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """dWx = sum_t x_t^T dA_t, db = sum_t sum_m dA_t[m], as one GEMM over the stacked steps."""
-        flat = da.reshape(-1, da.shape[-1])
-        return x.reshape(-1, x.shape[-1]).T @ flat, np.ones(len(flat), dtype=flat.dtype) @ flat
-
-    @staticmethod
     def stacked_inputs(x: np.ndarray, hidden: int, ws: Workspace) -> np.ndarray:
         """z (T+1, N, H + D + 1) with z[t-1] = [h_{t-1}, x_t, 1], so that one GEMM z[t-1] @ [Wh; Wx; b]
         gives every gate's pre-activation at step t, and z[:T] stacked gives every weight gradient at once.
@@ -145,12 +133,6 @@ class _Layer:
         """d[Wh; Wx; b] = sum_t [h_{t-1}, x_t, 1]^T dA_t as ONE GEMM: z (T+1, N, K), da (T, N, GH) -> (K, GH)."""
         t_steps = len(da)
         return z[:t_steps].reshape(-1, z.shape[-1]).T @ da.reshape(-1, da.shape[-1])
-
-    @staticmethod
-    def recurrent_grad(hs: np.ndarray, da: np.ndarray) -> np.ndarray:
-        """dWh = sum_{t=2..T} h_{t-1}^T dA_t (h_0 = 0 adds nothing) as one GEMM: hs (T+1, N, H), da (T, N, GH)."""
-        hidden = hs.shape[-1]
-        return hs[1:-1].reshape(-1, hidden).T @ da[1:].reshape(-1, da.shape[-1])
 
 
 class RNNLayer(_Layer):
@@ -172,36 +154,32 @@ class RNNLayer(_Layer):
 
     def forward(self, params: Params, x: np.ndarray, ws: Workspace) -> tuple[np.ndarray, dict]:
         t_steps, n, _ = x.shape
-        wh = params["Wh"]
-        hidden = wh.shape[0]
-        hs = ws.get("h", (t_steps + 1, n, hidden), x.dtype)  # hs[t] = h_t, hs[0] = h_0 = 0
-        hs[0] = 0
-        self.project(x, params["Wx"], params["b"], hs[1:])
+        hidden = params["Wh"].shape[0]
+        w = np.concatenate([params["Wh"], params["Wx"], params["b"][None]])
+        z = self.stacked_inputs(x, hidden, ws)
         tmp = ws.get("tmp", (n, hidden), x.dtype)
-        np.tanh(hs[1], out=hs[1])
-        for t in range(2, t_steps + 1):
-            np.matmul(hs[t - 1], wh, out=tmp)
-            hs[t] += tmp
-            np.tanh(hs[t], out=hs[t])
-        return hs[t_steps], {"x": x, "h": hs}
+        for t in range(1, t_steps + 1):
+            np.matmul(z[t - 1], w, out=tmp)
+            np.tanh(tmp, out=z[t, :, :hidden])
+        return z[t_steps, :, :hidden], {"z": z}
 
     def backward(self, params: Params, cache: dict, dh_last: np.ndarray, ws: Workspace) -> Params:
-        x, hs = cache["x"], cache["h"]
-        t_steps, n, hidden = hs.shape[0] - 1, hs.shape[1], hs.shape[2]
+        z = cache["z"]
+        t_steps, n, hidden = len(z) - 1, z.shape[1], params["Wh"].shape[0]
         wh_t = np.ascontiguousarray(params["Wh"].T)
-        da = ws.get("da", (t_steps, n, hidden), x.dtype)
+        da = ws.get("da", (t_steps, n, hidden), z.dtype)
         dh = dh_last.copy()
         for t in range(t_steps, 0, -1):
-            d = da[t - 1]
-            np.multiply(hs[t], hs[t], out=d)
+            h, d = z[t, :, :hidden], da[t - 1]
+            np.multiply(h, h, out=d)
             np.subtract(1, d, out=d)
             d *= dh
             if t > 1:
                 np.matmul(d, wh_t, out=dh)
                 if t % 4 == 0:
                     flush_tiny(dh)
-        dwx, db = self.input_grads(x, da)
-        return {"Wx": dwx, "Wh": self.recurrent_grad(hs, da), "b": db}
+        dw = self.stacked_grad(z, da)
+        return {"Wh": dw[:hidden], "Wx": dw[hidden:-1], "b": dw[-1]}
 
 
 class LSTMLayer(_Layer):
