@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from models.activations import cross_entropy, softmax
+from models.activations import log_softmax, softmax
 from models.contract import Params
 from models.init import uniform_glorot
 
@@ -46,8 +46,8 @@ class MLPHead:
             params[f"b{k}"] = np.zeros(fan_out, dtype=dtype)
         return params
 
-    def probabilities(self, params: Params, a: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
-        """p (N, n_classes) and the layer inputs [a_0, ..., a_{L-1}] (kept for the backward pass)."""
+    def logits(self, params: Params, a: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
+        """z_L (N, n_classes) and the layer inputs [a_0, ..., a_{L-1}] (kept for the backward pass)."""
         inputs = [a]
         n_layers = len(self.sizes) - 1
         for k in range(1, n_layers):
@@ -57,16 +57,22 @@ class MLPHead:
             inputs.append(a)
         z = a @ params[f"W{n_layers}"]
         z += params[f"b{n_layers}"]
-        return softmax(z, out=z), inputs
+        return z, inputs
+
+    def log_probabilities(self, params: Params, a: np.ndarray) -> np.ndarray:
+        """log p (N, n_classes) by a stable log-softmax: finite in float32 even where p underflows to 0."""
+        return log_softmax(self.logits(params, a)[0])
 
     def loss_and_grads(
         self, params: Params, a: np.ndarray, y: np.ndarray
     ) -> tuple[float, Params, np.ndarray, np.ndarray]:
         """Mean cross-entropy, the head's gradients, dJ/da_0 (N, n_in) and p (N, n_classes)."""
-        p, inputs = self.probabilities(params, a)
-        loss = cross_entropy(p, y)
+        z, inputs = self.logits(params, a)
+        rows = np.arange(len(y))
+        loss = float(-np.mean(log_softmax(z)[rows, y]))
+        p = softmax(z)
         dz = p.copy()
-        dz[np.arange(len(y)), y] -= 1
+        dz[rows, y] -= 1
         dz /= len(y)
         grads = {}
         for k in range(len(inputs), 0, -1):

@@ -19,7 +19,6 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from models.activations import cross_entropy
 from models.blas import blas_threads
 from models.contract import Batch, Params
 from models.mlp import MLPHead
@@ -97,20 +96,25 @@ class RecurrentClassifier:
                  for name in results[0][1]}
         return float(loss), grads
 
-    def predict(self, params: Params, x: np.ndarray) -> np.ndarray:
-        """Class probabilities (N, C), computed `eval_chunk` rows at a time."""
+    def log_probabilities(self, params: Params, x: np.ndarray) -> np.ndarray:
+        """log p (N, C), computed `eval_chunk` rows at a time."""
         parts = []
         with blas_threads(1):
             for start in range(0, len(x), self.eval_chunk):
                 chunk = self._time_major(params, x[start : start + self.eval_chunk])
                 h_last, _ = self.layer.forward(params, chunk, self._workspaces[0])
-                parts.append(self.head.probabilities(params, h_last)[0])
+                parts.append(self.head.log_probabilities(params, h_last))
         return np.concatenate(parts)
+
+    def predict(self, params: Params, x: np.ndarray) -> np.ndarray:
+        """Class probabilities (N, C)."""
+        return np.exp(self.log_probabilities(params, x))
 
     def evaluate(self, params: Params, batch: Batch) -> dict[str, float]:
         x, y = batch
-        probs = self.predict(params, x)
-        return {"loss": cross_entropy(probs, y), "accuracy": float(np.mean(probs.argmax(axis=1) == y))}
+        logp = self.log_probabilities(params, x)
+        loss = float(-np.mean(logp[np.arange(len(y)), y]))
+        return {"loss": loss, "accuracy": float(np.mean(logp.argmax(axis=1) == y))}
 
     def count_params(self, params: Params) -> int:
         return int(sum(array.size for array in params.values()))

@@ -82,6 +82,13 @@ def test_predict_is_a_probability_distribution_and_evaluate_agrees():
     assert result["accuracy"] == pytest.approx(np.mean(probs.argmax(axis=1) == y))
 
 
+def test_loss_stays_finite_when_a_probability_underflows_in_float32():
+    head = MLPHead(2, (), 2)
+    params = {"W1": np.array([[200.0, -200.0], [0.0, 0.0]], dtype=np.float32), "b1": np.zeros(2, np.float32)}
+    loss, _, _, p = head.loss_and_grads(params, np.ones((1, 2), np.float32), np.array([1]))
+    assert p[0, 1] == 0.0 and loss == pytest.approx(400.0, rel=1e-6)  # -log p = 400, not inf
+
+
 def test_mlp_head_relu_masks_dead_units():
     head = MLPHead(2, (3,), 2)
     params = {"W1": np.array([[1.0, -1.0, 0.5], [0.0, 0.0, 0.0]]), "b1": np.zeros(3),
