@@ -27,8 +27,3 @@ def softmax(z: np.ndarray, axis: int = -1, out: np.ndarray | None = None) -> np.
     out /= out.sum(axis=axis, keepdims=True)
     return out
 
-
-def cross_entropy(probs: np.ndarray, labels: np.ndarray) -> float:
-    """Mean of -log p[label] over rows; probs (N, K), labels (N,) integers. Clipped at 1e-300."""
-    picked = probs[np.arange(len(labels)), labels]
-    return float(-np.mean(np.log(np.maximum(picked, 1e-300))))
