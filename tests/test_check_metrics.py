@@ -1,8 +1,13 @@
 """The CI metric regression check."""
 
+import json
 from pathlib import Path
 
-from tools.check_metrics import DEFAULT_RULES, Rule, load_rules, regressions
+import pytest
+
+from tools.check_metrics import DEFAULT_RULES, Rule, find_rule, load_rules, regressions
+
+ROOT = Path(__file__).resolve().parents[1]
 
 RULES = [
     Rule("*seconds*", "ignore"),
@@ -32,3 +37,13 @@ def test_ignored_new_missing_and_unknown_metrics():
 
 def test_committed_rules_parse():
     assert load_rules(Path(DEFAULT_RULES))
+
+
+@pytest.mark.parametrize("name", ["q1", "q2", "q3"])
+def test_every_committed_metric_has_a_rule(name):
+    path = ROOT / "metrics" / f"{name}.json"
+    if not path.is_file():
+        pytest.skip(f"{path} not produced yet (run `dvc repro`)")
+    rules = load_rules(Path(DEFAULT_RULES))
+    keys = json.loads(path.read_text())
+    assert [key for key in keys if find_rule(rules, f"metrics/{name}.json:{key}") is None] == []
