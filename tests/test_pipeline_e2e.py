@@ -16,11 +16,29 @@ ROOT = Path(__file__).resolve().parents[1]
 # Tiny settings for the expensive stages (the same keys a user would pass with `dvc exp run -S`).
 TINY = {
     "q1.preprocess.sample_size": 20,
+    "q1.search.beta": [1.0],
+    "q1.search.rho": [0.05, 0.2],
+    "q1.search.iterations": 20,
+    "q1.search.min_r2": 0.01,
+    "q1.lbfgs.iterations": 20,
+    "q1.lbfgs.log_every": 10,
+    "q1.sweep.hidden": [10, 20],
+    "q1.sweep.lambda": [0, 0.001],
+    "q2.sizes.d32_p256.epochs": 1,
+    "q2.sizes.d16_p128.epochs": 1,
+    "q2.sizes.d8_p64.epochs": 1,
+    "q2.train_eval_size": 1000,
+    "q3.models.rnn.epochs": 1,
+    "q3.models.lstm.epochs": 1,
+    "q3.models.gru.epochs": 1,
+    "q3.train_eval_size": 64,
 }
 
 
 def _dvc(cwd: Path, *args: str) -> str:
-    env = dict(os.environ, DVC_NO_ANALYTICS="1", MPLBACKEND="Agg")
+    # the stages' `python` must be this interpreter (a venv not activated in the shell included)
+    path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
+    env = dict(os.environ, DVC_NO_ANALYTICS="1", MPLBACKEND="Agg", PATH=path)
     done = subprocess.run([sys.executable, "-m", "dvc", *args], cwd=cwd, env=env, capture_output=True, text=True)
     assert done.returncode == 0, f"dvc {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}"
     return done.stdout
