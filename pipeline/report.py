@@ -1,0 +1,132 @@
+"""Stage report: REPORT.md and a self-contained report.html answering every part of the assignment.
+
+Every number is read from the pipeline's outputs (metrics/, results/, plots/ and params.yaml), and every
+comparative sentence is computed from them, so the report follows any change made with
+`dvc exp run -S ...`. The sections live in report_q1.py, report_q2.py and report_q3.py.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import replace
+from pathlib import Path
+
+import pandas as pd
+import typer
+import yaml
+
+from pipeline import atomic
+from pipeline.document import Block, Bullets, Figure, Heading, Paragraph, Table, to_html, to_markdown
+from pipeline.errors import UserError, make_app, run
+from pipeline.provenance import flatten, sha256, versions
+from pipeline.report_common import Sources, num
+from pipeline.report_q1 import q1_section
+from pipeline.report_q2 import q2_section
+from pipeline.report_q3 import q3_section
+
+app = make_app(__doc__)
+TITLE = "EEE 443/543 mini project: sparse autoencoder, trigram language model, activity recognition"
+SECTIONS = ("data", "q1", "q2", "q3")
+
+
+def load_params(path: Path) -> dict:
+    """params.yaml as a dict; a missing file or section is a UserError."""
+    try:
+        tree = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError) as err:
+        raise UserError(f"{path}: cannot read ({err.__class__.__name__}: {err})") from None
+    missing = [s for s in SECTIONS if not isinstance(tree, dict) or not isinstance(tree.get(s), dict)]
+    if missing:
+        raise UserError(f"{path}: missing section(s) {', '.join(missing)}")
+    return tree
+
+
+def stage_seconds(src: Sources, params: dict) -> pd.DataFrame:
+    """Training seconds each stage recorded in its own outputs, one row per stage."""
+    rows = [("q1_search", src.csv("results/q1/search.csv")["seconds"].sum(), "results/q1/search.csv (sum)"),
+            ("q1_train", src.json("metrics/q1.json")["train_seconds"], "metrics/q1.json")]
+    rows += [(f"q1_sweep@{int(r['hidden'])}-{num(r['lambda'])}", r["train_seconds"], "results/q1/sweep.csv")
+             for _, r in src.csv("results/q1/sweep.csv").iterrows()]
+    q2 = src.json("metrics/q2.json")
+    rows += [(f"q2_train@{name}", q2[f"{name}.train_seconds"], "metrics/q2.json") for name in params["q2"]["sizes"]]
+    q3 = src.json("metrics/q3.json")
+    rows += [(f"q3_train@{name}", q3[f"{name}_wall_seconds"], "metrics/q3.json") for name in params["q3"]["models"]]
+    return pd.DataFrame(rows, columns=["stage", "seconds", "read from"])
+
+
+def data_files(src: Sources, params: dict) -> pd.DataFrame:
+    """Every input data file (params.yaml data.*) and the preprocessed patches, with size and sha256."""
+    paths = [(f"data.{key}", str(value)) for key, value in params["data"].items()]
+    paths.append(("q1_preprocess output", "data/processed/q1_patches.npy"))
+    return pd.DataFrame([{"file": path, "role": role, "bytes": src.path(path).stat().st_size,
+                          "sha256": sha256(src.path(path))} for role, path in paths])
+
+
+def provenance_section(src: Sources, params: dict) -> list[Block]:
+    """Parameters, data checksums, software versions, seeds and stage times."""
+    flat = {key: str(value) for key, value in flatten(params).items()}
+    seeds = {key: value for key, value in flat.items() if key.rsplit(".", 1)[-1] == "seed"}
+    seconds = stage_seconds(src, params)
+    return [
+        Heading(2, "How this was produced"),
+        Paragraph("`dvc repro` runs one script per stage (`python -m pipeline.<stage>`, see dvc.yaml); this report "
+                  "is its last stage, `python -m pipeline.report`, and reads only files the stages wrote."),
+        Heading(3, "Data"),
+        Table(data_files(src, params)),
+        Heading(3, "Seeds"),
+        Bullets(tuple(f"`{key}` = {value}" for key, value in seeds.items())),
+        Heading(3, "Software"),
+        Table(pd.DataFrame(list(versions().items()), columns=["package", "version"])),
+        Heading(3, "Training time per stage"),
+        Paragraph("Seconds of training each stage measured and wrote into its outputs: "
+                  f"{num(seconds['seconds'].sum())} s in all. The other stages (preprocessing, summaries, "
+                  "predictions, this report) do not record their time."),
+        Table(seconds),
+        Heading(3, "Parameters (params.yaml, flattened)"),
+        Table(pd.DataFrame(list(flat.items()), columns=["parameter", "value"])),
+    ]
+
+
+def contents(blocks: list[Block]) -> Bullets:
+    """One item per section heading, its subsection headings after a colon."""
+    items: list[list[str]] = []
+    for block in blocks:
+        if isinstance(block, Heading) and block.level == 2:
+            items.append([block.text])
+        elif isinstance(block, Heading) and block.level == 3 and items:
+            items[-1].append(block.text)
+    return Bullets(tuple(head + (": " + "; ".join(subs) if subs else "") for head, *subs in items))
+
+
+def build(src: Sources, params: dict) -> list[Block]:
+    """The whole report: title, introduction with contents, Q1-Q3, provenance."""
+    body = [*q1_section(src, params), *q2_section(src, params), *q3_section(src, params),
+            *provenance_section(src, params)]
+    intro = Paragraph("Written by the pipeline's `report` stage from its own outputs: every number, table and "
+                      "comparison below is read or computed from `metrics/`, `results/`, `plots/` and "
+                      "`params.yaml` of this run, so it follows any `dvc exp run -S ...` change.")
+    return [Heading(1, TITLE), intro, Paragraph("Contents:"), contents(body), *body]
+
+
+def relative_figures(blocks: list[Block], root: Path, folder: Path) -> list[Block]:
+    """Figure paths (relative to `root`) rewritten relative to `folder`, where the Markdown file goes."""
+    return [replace(b, path=Path(os.path.relpath(root / b.path, folder))) if isinstance(b, Figure) else b
+            for b in blocks]
+
+
+@app.command()
+def main(
+    markdown: Path = typer.Option(Path("REPORT.md"), help="Markdown report (figures linked)"),
+    html: Path = typer.Option(Path("report.html"), help="self-contained HTML report (figures embedded)"),
+    params_file: Path = typer.Option(Path("params.yaml"), help="the parameters the pipeline ran with"),
+    root: Path = typer.Option(Path("."), help="folder the pipeline's outputs (metrics/, results/, ...) are in"),
+) -> None:
+    """Write REPORT.md and report.html from the pipeline's outputs."""
+    blocks = build(Sources(root), load_params(params_file))
+    atomic.write_text(markdown, to_markdown(relative_figures(blocks, root, markdown.parent)))
+    atomic.write_text(html, to_html(blocks, TITLE, root=root))
+    print(f"report: wrote {markdown} and {html} ({sum(isinstance(b, Figure) for b in blocks)} figures)")
+
+
+if __name__ == "__main__":
+    run(app)

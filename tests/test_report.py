@@ -1,0 +1,167 @@
+"""The report stage: sections, figures, self-contained HTML, numbers that match the metrics, computed comparisons."""
+
+import base64
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from pipeline import report, report_common
+from pipeline.document import Bullets, Figure
+from pipeline.report_common import Sources, change, pct, trend
+from pipeline.report_q3 import confusions, q3_section
+
+ROOT = Path(__file__).resolve().parents[1]
+PARAMS = yaml.safe_load((ROOT / "params.yaml").read_text(encoding="utf-8"))
+HEADINGS = ("### Q1 (a)", "### Q1 (b)", "### Q1 (c)", "### Q1 (d)", "### Q2 (a)", "### Q2 (b)", "### Q3 (a)",
+            "### Q3 (b)", "### Q3 (c)", "## How this was produced")
+PNG = base64.b64decode(
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
+)
+
+
+def declared_inputs() -> set[str]:
+    """The report stage's deps in dvc.yaml, with ${data.<key>} filled in from params.yaml."""
+    deps = yaml.safe_load((ROOT / "dvc.yaml").read_text(encoding="utf-8"))["stages"]["report"]["deps"]
+    fill = {f"${{data.{key}}}": str(value) for key, value in PARAMS["data"].items()}
+    return {fill.get(dep, dep) for dep in deps}
+
+
+@pytest.fixture(scope="module")
+def real_report(tmp_path_factory):
+    """REPORT.md / report.html written from the outputs in the checkout, and every file the report read."""
+    missing = sorted(p for p in declared_inputs() if p.endswith((".json", ".csv", ".png", ".npy", ".h5"))
+                     and not (ROOT / p).is_file())
+    if missing:
+        pytest.skip(f"pipeline outputs missing (run `dvc repro` first): {', '.join(missing[:5])}")
+    out = tmp_path_factory.mktemp("report")
+    read: list[str] = []
+    original = Sources.path
+
+    def recording(self, relative):
+        read.append(relative)
+        return original(self, relative)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(report_common.Sources, "path", recording)
+        result = CliRunner().invoke(report.app, ["--root", str(ROOT), "--params-file", str(ROOT / "params.yaml"),
+                                                 "--markdown", str(out / "REPORT.md"),
+                                                 "--html", str(out / "report.html")])
+    assert result.exit_code == 0, result.output
+    return out / "REPORT.md", (out / "report.html").read_text(encoding="utf-8"), set(read)
+
+
+def test_every_section_of_the_assignment_is_there(real_report):
+    markdown = real_report[0].read_text(encoding="utf-8")
+    positions = [markdown.find(h) for h in HEADINGS]
+    assert all(p >= 0 for p in positions), [h for h, p in zip(HEADINGS, positions, strict=True) if p < 0]
+    assert positions == sorted(positions)
+
+
+def test_every_linked_image_exists_and_the_html_embeds_them(real_report):
+    md_path, page, _ = real_report
+    links = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", md_path.read_text(encoding="utf-8"))
+    assert len(links) >= 20
+    assert [link for link in links if not (md_path.parent / link).is_file()] == []
+    sources = re.findall(r'<img [^>]*src="([^"]*)"', page)
+    assert len(sources) == len(links)
+    assert all(s.startswith("data:image/png;base64,") for s in sources)
+    assert not re.search(r"https?://", page)  # nothing to fetch: viewable offline
+
+
+def test_the_report_reads_only_files_its_stage_declares(real_report):
+    assert real_report[2] - declared_inputs() == set()
+
+
+def test_numbers_match_the_metrics_files(real_report):
+    markdown = real_report[0].read_text(encoding="utf-8")
+    q2 = json.loads((ROOT / "metrics/q2.json").read_text(encoding="utf-8"))
+    q3 = json.loads((ROOT / "metrics/q3.json").read_text(encoding="utf-8"))
+    for name in PARAMS["q2"]["sizes"]:
+        assert f"| {q2[f'{name}.val_cross_entropy']:.4g} |" in markdown, name
+    for name in PARAMS["q3"]["models"]:
+        assert f"test accuracy {pct(q3[f'{name}_test_accuracy'])} (cross-entropy" in markdown, name
+    best = max(PARAMS["q3"]["models"], key=lambda m: q3[f"{m}_test_accuracy"])
+    assert f"The {best.upper()} scored best on the test set, {pct(q3[f'{best}_test_accuracy'])}" in markdown
+
+
+# ------------------------------------------------------------------------------ synthetic inputs
+
+CLASSES = ("downstairs", "jogging", "sitting")
+
+
+def write_q3_outputs(root: Path, accuracy: dict[str, float]) -> None:
+    """Minimal results/, metrics/ and plots/ of q3_train and q3_compare for the given test accuracies."""
+    for folder in ("results/q3", "metrics", "plots/q3"):
+        (root / folder).mkdir(parents=True, exist_ok=True)
+    flat, rows = {}, []
+    for i, (model, acc) in enumerate(accuracy.items()):
+        summary = {"best_epoch": 5 + i, "stopped_epoch": 9 + i, "stop_reason": "early stop", "test_accuracy": acc,
+                   "test_cross_entropy": 0.3, "val_accuracy": acc, "val_cross_entropy": 0.2, "train_accuracy": 0.99,
+                   "parameters": 1000 * (i + 1), "seconds_per_epoch": 1.0 + i, "wall_seconds": 10.0 * (i + 1)}
+        (root / f"results/q3/{model}.json").write_text(json.dumps(summary), encoding="utf-8")
+        flat.update({f"{model}_{key}": value for key, value in summary.items()})
+        rows.append({"model": model, **{k: summary[k] for k in ("test_accuracy", "best_epoch", "stopped_epoch",
+                                                                "seconds_per_epoch", "wall_seconds", "parameters")}})
+        matrix = pd.DataFrame([[9, 1, 0], [0, 10, 0], [i, 0, 10 - i]], columns=[f"pred_{c}" for c in CLASSES])
+        matrix.insert(0, "true", CLASSES)
+        matrix.to_csv(root / f"results/q3/{model}_confusion_test.csv", index=False)
+        for kind in ("curve", "confusion_train", "confusion_test"):
+            (root / f"plots/q3/{model}_{kind}.png").write_bytes(PNG)
+    (root / "metrics/q3.json").write_text(json.dumps(flat), encoding="utf-8")
+    pd.DataFrame(rows).to_csv(root / "results/q3/comparison.csv", index=False)
+    (root / "plots/q3/comparison.png").write_bytes(PNG)
+
+
+def ranking_text(tmp_path: Path, accuracy: dict[str, float]) -> str:
+    write_q3_outputs(tmp_path, accuracy)
+    blocks = q3_section(Sources(tmp_path), PARAMS)
+    assert sum(isinstance(b, Figure) for b in blocks) == 3 * len(accuracy) + 1
+    return "\n".join(item for b in blocks if isinstance(b, Bullets) for item in b.items)
+
+
+@pytest.mark.parametrize(("accuracy", "expected"), [
+    ({"rnn": 0.90, "lstm": 0.95, "gru": 0.972}, "The GRU scored best on the test set, 97.2 %: 2.2 points above the "
+                                                "LSTM, 7.2 points above the RNN."),
+    ({"rnn": 0.90, "lstm": 0.98, "gru": 0.972}, "The LSTM scored best on the test set, 98.0 %: 0.8 points above the "
+                                                "GRU, 8.0 points above the RNN."),
+    ({"rnn": 0.99, "lstm": 0.95, "gru": 0.972}, "The RNN scored best on the test set, 99.0 %: 1.8 points above the "
+                                                "GRU, 4.0 points above the LSTM."),
+])
+def test_the_comparison_names_the_best_model_from_the_metrics(tmp_path, accuracy, expected):
+    assert expected in ranking_text(tmp_path, accuracy)
+
+
+def test_the_later_models_are_compared_with_the_earlier_ones(tmp_path):
+    text = ranking_text(tmp_path, {"rnn": 0.90, "lstm": 0.95, "gru": 0.93})
+    assert "Test accuracy 95.0 %: 5.0 points above the RNN (90.0 %)." in text
+    assert "Test accuracy 93.0 %: 3.0 points above the RNN (90.0 %), 2.0 points below the LSTM (95.0 %)." in text
+
+
+def test_confusions_are_the_largest_off_diagonal_cells():
+    matrix = pd.DataFrame({"true": list(CLASSES), "pred_downstairs": [7, 0, 1], "pred_jogging": [3, 10, 0],
+                           "pred_sitting": [0, 0, 9]})
+    assert confusions(matrix) == [("downstairs", "jogging", 3, 10), ("sitting", "downstairs", 1, 10)]
+    assert confusions(matrix.assign(pred_jogging=[0, 10, 0], pred_downstairs=[10, 0, 1])) == [
+        ("sitting", "downstairs", 1, 10)]
+
+
+def test_trend_sentences_follow_the_numbers():
+    assert change(1.0, 2.0) == "rises" and change(2.0, 1.0) == "falls" and change(1.0, 1.01) == "stays about the same"
+    assert trend([0.1, 0.5, 0.3], ["a", "b", "c"], "The score") == "The score rises from 0.1 at a to 0.3 at c"
+
+
+def test_a_missing_output_is_one_error_line(tmp_path):
+    done = subprocess.run([sys.executable, "-m", "pipeline.report", "--root", str(tmp_path), "--params-file",
+                           str(ROOT / "params.yaml"), "--markdown", str(tmp_path / "R.md"), "--html",
+                           str(tmp_path / "r.html")], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == ["error: data/processed/q1_patches.npy: missing (run `dvc repro` to "
+                                                "produce it)"]
+    assert not (tmp_path / "R.md").exists()
