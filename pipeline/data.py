@@ -53,17 +53,18 @@ def _open(path: str | Path) -> h5py.File:
 
 
 def _read(h5: h5py.File, key: str) -> np.ndarray:
-    if key not in h5:
-        present = ", ".join(sorted(h5.keys())) or "none"
-        raise UserError(f"{h5.filename}: key '{key}' missing (keys present: {present})")
+    """The whole dataset `key`; a damaged file (h5py raises OSError, RuntimeError or KeyError) is a UserError."""
     try:
+        if key not in h5:
+            present = ", ".join(sorted(h5.keys())) or "none"
+            raise UserError(f"{h5.filename}: key '{key}' missing (keys present: {present})")
         return h5[key][()]
-    except (OSError, TypeError, ValueError) as err:
-        raise UserError(f"{h5.filename}: key '{key}' cannot be read ({err})") from None
+    except (OSError, RuntimeError, KeyError, TypeError, ValueError) as err:
+        raise UserError(f"{h5.filename}: key '{key}' cannot be read, the file may be damaged ({err})") from None
 
 
 def _numeric(h5: h5py.File, key: str, array: np.ndarray) -> np.ndarray:
-    if not (np.issubdtype(array.dtype, np.number) or array.dtype == bool):
+    if not (np.issubdtype(array.dtype, np.integer) or np.issubdtype(array.dtype, np.floating) or array.dtype == bool):
         raise UserError(f"{h5.filename}: key '{key}' has dtype {array.dtype}, expected numbers")
     if np.issubdtype(array.dtype, np.floating) and not np.isfinite(array).all():
         bad = int(np.size(array) - np.count_nonzero(np.isfinite(array)))
@@ -78,7 +79,7 @@ def _shape_error(h5: h5py.File, key: str, array: np.ndarray, expected: str) -> U
 def load_patches(path: str | Path) -> np.ndarray:
     """data1 'data': RGB patches as float64 (N, 3, 16, 16), channels first.
 
-    Accepts channels-first (N, 3, H, W) or channels-last (N, H, W, 3), any float or integer dtype
+    Accepts square patches channels-first (N, 3, S, S) or channels-last (N, S, S, 3), any float or integer dtype
     (uint8 images are used as they are: the preprocessing does not depend on scale).
     """
     with _open(path) as h5:
@@ -88,9 +89,9 @@ def load_patches(path: str | Path) -> np.ndarray:
         elif data.ndim == 4 and data.shape[3] == 3:
             rgb = np.moveaxis(data, 3, 1)
         else:
-            raise _shape_error(h5, "data", data, "(N, 3, H, W) or (N, H, W, 3)")
-        if rgb.shape[0] == 0:
-            raise _shape_error(h5, "data", data, "at least one patch")
+            raise _shape_error(h5, "data", data, "(N, 3, S, S) or (N, S, S, 3)")
+        if rgb.shape[0] == 0 or rgb.shape[2] != rgb.shape[3]:
+            raise _shape_error(h5, "data", data, "at least one square patch, (N, 3, S, S) or (N, S, S, 3)")
     return np.ascontiguousarray(rgb, dtype=np.float64)
 
 
@@ -127,7 +128,10 @@ def load_trigrams(path: str | Path) -> Trigrams:
         raw_words = np.asarray(_read(h5, "words")).reshape(-1)
         if raw_words.shape != (VOCAB_SIZE,):
             raise _shape_error(h5, "words", raw_words, f"({VOCAB_SIZE},)")
-        words = tuple(w.decode("utf-8") if isinstance(w, bytes) else str(w) for w in raw_words.tolist())
+        try:
+            words = tuple(w.decode("utf-8") if isinstance(w, bytes) else str(w) for w in raw_words.tolist())
+        except UnicodeDecodeError as err:
+            raise UserError(f"{h5.filename}: key 'words' is not UTF-8 text ({err})") from None
     return Trigrams(words=words, **parts)
 
 

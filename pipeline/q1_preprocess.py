@@ -74,6 +74,7 @@ def main(
     checks.positive("q1.preprocess.clip_std", clip_std)
     checks.less("q1.preprocess.low", low, "q1.preprocess.high", high)
     checks.positive_int("q1.preprocess.sample_size", sample_size)
+    checks.non_negative_int("q1.preprocess.seed", seed)
     checks.done()
 
     rgb = load_patches(data)

@@ -80,13 +80,10 @@ def main(
     checks = ParamChecks()
     checks.positive_int("q1.search.hidden", hidden)
     checks.non_negative("q1.search.lambda", lam)
-    for i, value in enumerate(beta):
-        checks.non_negative(f"q1.search.beta[{i}]", value)
-    for i, value in enumerate(rho):
-        checks.open_unit(f"q1.search.rho[{i}]", value)
-    for key, values in (("q1.search.beta", beta), ("q1.search.rho", rho)):
-        if len(set(values)) < len(values):
-            checks.problems.append(f"params.yaml {key} = {values}: values must be distinct")
+    checks.each(checks.non_negative, "q1.search.beta", beta)
+    checks.each(checks.open_unit, "q1.search.rho", rho)
+    checks.distinct("q1.search.beta", beta)
+    checks.distinct("q1.search.rho", rho)
     checks.open_unit("q1.search.min_r2", min_r2)
     settings.check(checks, iterations_key="q1.search.iterations")
     checks.open_unit("q1.holdout", holdout)

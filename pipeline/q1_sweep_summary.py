@@ -49,9 +49,10 @@ def main(
 ) -> None:
     """Combine the configurations of the grid hidden x lambda."""
     checks = ParamChecks()
-    checks.positive_ints("q1.sweep.hidden", hidden)
-    for i, text in enumerate(lam):
-        checks.non_negative(f"q1.sweep.lambda[{i}]", parse_number(text))
+    checks.each(checks.positive_int, "q1.sweep.hidden", hidden)
+    checks.each(checks.non_negative, "q1.sweep.lambda", [parse_number(text) for text in lam])
+    checks.distinct("q1.sweep.hidden", hidden)
+    checks.distinct("q1.sweep.lambda", lam)
     checks.done()
 
     rows, panels = [], {}

@@ -74,16 +74,18 @@ def main(
     figure: Path = typer.Option(Path("plots/q2/embeddings_pca.png")),
 ) -> None:
     """Nearest words of the query words and a PCA map of every embedding."""
+    queries = [w.strip() for w in words.split(",") if w.strip()]
     checks = ParamChecks()
+    checks.name("q2.embeddings.network", network)
+    if not queries:
+        checks.fail("q2.embeddings.words", words, "no word given")
     checks.positive_int("q2.embeddings.neighbours", neighbours)
     checks.done()
-    queries = [w.strip() for w in words.split(",") if w.strip()]
     vocab = load_trigrams(data).words
     index = {w: i for i, w in enumerate(vocab)}
     unknown = [w for w in queries if w not in index]
-    if not queries or unknown:
-        raise UserError(f"params.yaml q2.embeddings.words = {words!r}: "
-                        + (f"not in the vocabulary: {', '.join(unknown)}" if unknown else "no word given"))
+    if unknown:
+        raise UserError(f"params.yaml q2.embeddings.words = {words!r}: not in the vocabulary: {', '.join(unknown)}")
     if neighbours >= len(vocab):
         raise UserError(f"params.yaml q2.embeddings.neighbours = {neighbours}: must be < {len(vocab)}")
     _, params = load_network(artifact_path(artifacts, network))

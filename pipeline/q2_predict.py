@@ -98,6 +98,7 @@ def main(
 ) -> None:
     """Predict the 4th word of `count` random test trigrams; tabulate and plot the `top` candidates."""
     checks = ParamChecks()
+    checks.name("q2.predict.network", network)
     checks.positive_int("q2.predict.count", count)
     checks.positive_int("q2.predict.top", top)
     checks.non_negative_int("q2.predict.seed", seed)

@@ -16,6 +16,7 @@ import typer
 import yaml
 
 from pipeline import atomic, figures
+from pipeline.checks import ParamChecks
 from pipeline.errors import UserError, make_app, run
 from pipeline.q2_train import curve_path
 
@@ -34,6 +35,13 @@ def network_names(params_file: Path) -> list[str]:
     sizes = (tree.get("q2") or {}).get("sizes") if isinstance(tree, dict) else None
     if not isinstance(sizes, dict) or not sizes:
         raise UserError(f"params.yaml q2.sizes = {sizes!r}: must map network names to {{dim, hidden}}")
+    checks = ParamChecks()
+    for name, size in sizes.items():
+        checks.name("q2.sizes (key)", str(name))
+        size = size if isinstance(size, dict) else {}
+        checks.positive_int(f"q2.sizes.{name}.dim", size.get("dim"))
+        checks.positive_int(f"q2.sizes.{name}.hidden", size.get("hidden"))
+    checks.done()
     return [str(name) for name in sizes]
 
 

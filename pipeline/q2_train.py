@@ -8,7 +8,6 @@ accuracy with the best parameters, stopping and best epoch, stop reason, trainin
 
 from __future__ import annotations
 
-import re
 import sys
 from pathlib import Path
 
@@ -30,7 +29,6 @@ from pipeline.q2_network import artifact_path, save_network
 CURVE_COLUMNS = ["epoch", "lr", "train_cross_entropy", "train_accuracy", "val_cross_entropy", "val_accuracy",
                  "seconds"]
 DTYPES = {"float32": np.float32, "float64": np.float64}
-NAME = re.compile(r"[A-Za-z0-9_]+")
 EVAL_BATCH = 4096
 
 app = make_app(__doc__)
@@ -104,8 +102,7 @@ def main(
     """Train the (dim, hidden) network `name` and write its weights, curves and results."""
     key = f"q2.sizes.{name}"
     checks = ParamChecks()
-    if not NAME.fullmatch(name):
-        checks.problems.append(f"params.yaml q2.sizes: network name {name!r} must use only letters, digits, _")
+    checks.name("q2.sizes (key)", name)
     checks.positive_int(f"{key}.dim", dim)
     checks.positive_int(f"{key}.hidden", hidden)
     checks.positive_int("q2.batch_size", batch_size)
@@ -119,8 +116,7 @@ def main(
     checks.non_negative("q2.lr_min", lr_min)
     if schedule == "cosine":
         checks.less("q2.lr_min", lr_min, "q2.lr", lr)
-    if schedule == "step" and not 0 < gamma <= 1:
-        checks.problems.append(f"params.yaml q2.gamma = {gamma!r}: must be in (0, 1]")
+    checks.factor("q2.gamma", gamma)
     checks.positive_int("q2.step_epochs", step_epochs)
     checks.positive_int("q2.train_eval_size", train_eval_size)
     checks.choice("q2.dtype", dtype, DTYPES)

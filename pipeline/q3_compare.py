@@ -97,7 +97,7 @@ def main(
     models = model_names(params_file)
     checks = ParamChecks()
     for model in models:
-        checks.choice("q3.models key", model, CELLS)
+        checks.choice("q3.models (key)", model, CELLS)
     checks.done()
     summaries = {m: read_summary(results, m) for m in models}
     atomic.write_json(metrics, flat_metrics(summaries))

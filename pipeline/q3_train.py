@@ -122,11 +122,13 @@ def train_command(
     try:
         head_widths = parse_head(head)
     except ValueError:
-        checks.problems.append(f"params.yaml {key}.head = {head!r}: must be comma-separated positive integers or none")
+        checks.fail(f"{key}.head", head, "must be comma-separated positive integers or none")
         head_widths = ()
     checks.positive(f"{key}.lr", lr)
     checks.choice(f"{key}.schedule", schedule, SCHEDULES)
     checks.non_negative(f"{key}.lr_min", lr_min)
+    if schedule == "cosine":
+        checks.less(f"{key}.lr_min", lr_min, f"{key}.lr", lr)
     checks.positive_int(f"{key}.epochs", epochs)
     checks.positive_int(f"{key}.patience", patience)
     checks.non_negative(f"{key}.clip", clip)
@@ -138,6 +140,7 @@ def train_command(
     checks.positive_int("q3.train_eval_size", train_eval_size)
     checks.positive_int("q3.workers", workers)
     checks.choice("q3.standardise", standardise.lower(), ("true", "false"))
+    checks.non_negative_int("q3.seed", seed)
     checks.done()
 
     acts = load_activities(data)
@@ -216,7 +219,7 @@ def evaluate_command(
     if (model_name is None) == (artifact is None):
         raise UserError("give exactly one of --model or --artifact")
     if split not in ("test", "train"):
-        raise UserError(f"--split {split!r}: must be test or train")
+        raise UserError(f"--split = {split!r}: must be test or train")
     path = artifact if artifact is not None else Path(artifacts) / f"{model_name}.npz"
     model, params, scaler = load_artifact(path)
     acts = load_activities(data)

@@ -2,12 +2,17 @@
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
+from pipeline import q1_preprocess
 from pipeline.data import load_activities, load_patches, load_trigrams
 from pipeline.errors import UserError
-from tests.conftest import write_h5
+from pipeline.q1_preprocess import normalise
+from tests.conftest import invoke, make_data1, make_data2, make_data3, write_h5
 
 LOADERS = {"data1": load_patches, "data2": load_trigrams, "data3": load_activities}
+MAKERS = {"data1": make_data1, "data2": make_data2, "data3": make_data3}
 
 
 def _copy_with(src, dst, **changes):
@@ -94,19 +99,62 @@ def test_word_index_out_of_range(bad_index, tiny_data2, tmp_path):
     assert "'testd'" in message and "1..250" in message
 
 
-def test_wrong_dtype(tiny_data1, tmp_path):
-    words = np.array([b"x"] * 10)
-    message = _error(load_patches, write_h5(tmp_path / "bad.h5", data=words))
-    assert "'data'" in message and "dtype" in message
+@pytest.mark.parametrize(
+    ("name", "key", "value"),
+    [
+        ("data1", "data", np.array([b"x"] * 10)),
+        ("data1", "data", np.ones((4, 3, 16, 16), dtype=complex)),
+        ("data2", "trainx", np.array([[b"a", b"b", b"c"]] * 400)),
+        ("data3", "trY", np.array([b"walking"] * 60)),
+    ],
+)
+def test_wrong_dtype(name, key, value, tmp_path, request):
+    path = _copy_with(request.getfixturevalue(f"tiny_{name}"), tmp_path / "bad.h5", **{key: value})
+    message = _error(LOADERS[name], path)
+    assert f"'{key}'" in message and "dtype" in message
 
 
-def test_labels_not_one_hot_or_out_of_range(tiny_data3, tmp_path):
-    two_hot = np.eye(6)[np.repeat(np.arange(6), 10)]
-    two_hot[0, 3] = 1
-    assert "not one-hot" in _error(load_activities, _copy_with(tiny_data3, tmp_path / "a.h5", trY=two_hot))
-    ints = np.repeat(np.arange(1, 7), 2)
-    ints[0] = 7
-    assert "outside 1..6" in _error(load_activities, _copy_with(tiny_data3, tmp_path / "b.h5", tstY=ints))
+@pytest.mark.parametrize(("name", "key", "bad"), [("data2", "traind", np.nan), ("data3", "tstY", np.nan),
+                                                  ("data2", "valx", np.inf)])
+def test_nan_in_indices_or_labels(name, key, bad, tmp_path, request):
+    src = request.getfixturevalue(f"tiny_{name}")
+    import h5py
+
+    with h5py.File(src) as h5:
+        value = h5[key][()].astype(float)
+    value.reshape(-1)[0] = bad
+    message = _error(LOADERS[name], _copy_with(src, tmp_path / "bad.h5", **{key: value}))
+    assert f"'{key}'" in message and "1 NaN or inf" in message
+
+
+def test_non_integer_word_index_and_non_utf8_words(tiny_data2, tmp_path):
+    testd = np.full(60, 5.0)
+    testd[2] = 3.5
+    assert "non-integer" in _error(load_trigrams, _copy_with(tiny_data2, tmp_path / "a.h5", testd=testd))
+    words = np.array([f"w{i}".encode() for i in range(250)])
+    words[7] = b"\xff\xfe"
+    assert "'words' is not UTF-8" in _error(load_trigrams, _copy_with(tiny_data2, tmp_path / "b.h5", words=words))
+
+
+def test_non_square_patches(tmp_path):
+    message = _error(load_patches, write_h5(tmp_path / "bad.h5", data=np.zeros((4, 3, 8, 32))))
+    assert "'data'" in message and "square" in message
+
+
+@pytest.mark.parametrize(("row", "value"), [((0, 3), 1), ((0, 0), 0), ((0, 0), 2), ((5, 1), 0.5), ((5, 1), -1)])
+def test_labels_not_one_hot(row, value, tiny_data3, tmp_path):
+    labels = np.eye(6)[np.repeat(np.arange(6), 10)]
+    labels[row] = value
+    message = _error(load_activities, _copy_with(tiny_data3, tmp_path / "bad.h5", trY=labels))
+    assert "'trY'" in message and "not one-hot" in message
+
+
+@pytest.mark.parametrize("bad", [7, 0, -1, 2.5])
+def test_integer_labels_out_of_range(bad, tiny_data3, tmp_path):
+    labels = np.repeat(np.arange(1, 7), 2).astype(type(bad))
+    labels[0] = bad
+    message = _error(load_activities, _copy_with(tiny_data3, tmp_path / "bad.h5", tstY=labels))
+    assert "'tstY'" in message and "outside 1..6" in message
 
 
 def test_course_variants_are_accepted(tiny_data1, tiny_data2, tiny_data3, tmp_path):
@@ -138,3 +186,56 @@ def test_bundled_files_load_with_expected_shapes():
     assert tri.train_x.shape == (372500, 3) and len(tri.words) == 250
     acts = load_activities("data/raw/data3.h5")
     assert acts.train_x.shape == (3000, 150, 3) and np.bincount(acts.train_y).tolist() == [500] * 6
+
+
+@pytest.fixture(scope="module")
+def good_files(tmp_path_factory):
+    """The bytes of each tiny data file (module scope: hypothesis reuses them across examples)."""
+    folder = tmp_path_factory.mktemp("good")
+    return {name: make(folder / f"{name}.h5").read_bytes() for name, make in MAKERS.items()}
+
+
+@pytest.mark.parametrize("name", ["data1", "data2", "data3"])
+@settings(max_examples=60, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_damaged_files_give_one_line_or_load(name, good_files, tmp_path, data):
+    """Truncated anywhere, or with bytes overwritten anywhere: the loader loads or raises one UserError line."""
+    raw = bytearray(good_files[name])
+    raw = raw[: data.draw(st.integers(len(raw) // 2, len(raw)), label="length")]
+    for _ in range(data.draw(st.integers(0, 8), label="flips")):
+        raw[data.draw(st.integers(0, len(raw) - 1))] = data.draw(st.integers(0, 255))
+    path = tmp_path / "damaged.h5"
+    path.write_bytes(bytes(raw))
+    try:
+        LOADERS[name](path)
+    except UserError as err:
+        assert "\n" not in str(err) and "damaged.h5" in str(err)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    n_constant=st.integers(1, 5),
+    levels=st.lists(st.integers(0, 255), min_size=5, max_size=5),
+    as_uint8=st.booleans(),
+)
+def test_constant_patches_normalise_without_nan(n_constant, levels, as_uint8, tmp_path_factory):
+    """Patches with zero std (a flat colour) map to the middle of [low, high]; nothing becomes NaN."""
+    rgb = np.random.default_rng(n_constant).integers(0, 256, size=(8, 3, 4, 4)).astype(np.uint8)
+    rgb[:n_constant] = np.asarray(levels[:n_constant])[:, None, None, None]
+    path = write_h5(tmp_path_factory.mktemp("const") / "data1.h5", data=rgb if as_uint8 else rgb / 255.0)
+    out = normalise(load_patches(path), 3.0, 0.1, 0.9)
+    assert np.isfinite(out).all() and out.min() >= 0.1 - 1e-12 and out.max() <= 0.9 + 1e-12
+    np.testing.assert_allclose(out[:n_constant], 0.5)
+
+
+def test_preprocess_command_on_constant_patches(tmp_path, monkeypatch, capsys):
+    """The stage itself: some constant patches -> finite output; every patch constant -> one error line."""
+    rgb = np.random.default_rng(0).uniform(0, 1, size=(20, 3, 16, 16))
+    rgb[:5] = 0.25
+    out = tmp_path / "p.npy"
+    args = ["--out", out, "--figure", tmp_path / "p.png", "--sample-size", 4]
+    code, _ = invoke(q1_preprocess, ["--data", write_h5(tmp_path / "some.h5", data=rgb), *args], monkeypatch, capsys)
+    assert code == 0 and np.isfinite(np.load(out)).all()
+    flat = write_h5(tmp_path / "flat.h5", data=np.full((20, 3, 16, 16), 0.25))
+    code, err = invoke(q1_preprocess, ["--data", flat, *args], monkeypatch, capsys)
+    assert code == 2 and len(err) == 1 and "every patch is constant" in err[0]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
 
 import numpy as np
 import pandas as pd
@@ -11,16 +10,8 @@ import pytest
 
 from models.trainer import TrainingDiverged
 from pipeline import q2_embeddings, q2_predict, q2_summary, q2_train
-from pipeline.errors import run
 from pipeline.q2_network import load_network
-
-
-def invoke(module, args, monkeypatch, capsys) -> tuple[int, list[str]]:
-    """Run a stage's Typer app as `python -m` would; return the exit code and the stderr lines."""
-    monkeypatch.setattr(sys, "argv", [module.__name__, *map(str, args)])
-    with pytest.raises(SystemExit) as done:
-        run(module.app)
-    return done.value.code, capsys.readouterr().err.strip().splitlines()
+from tests.conftest import invoke
 
 
 def train_args(tmp_path, data, name="tiny", **options):
