@@ -1,8 +1,14 @@
-"""Shared figure helpers: a headless backend and image mosaics."""
+"""Shared figure helpers: a headless backend, image mosaics and per-epoch training curves."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from pathlib import Path
+
 import numpy as np
+import pandas as pd
+
+from pipeline import atomic
 
 
 def use_agg() -> None:
@@ -39,3 +45,25 @@ def tile_mosaic(images: np.ndarray, ncols: int, each_scaled: bool = True, pad: i
         top, left = pad + r * (h + pad), pad + c * (w + pad)
         mosaic[top : top + h, left : left + w] = tile
     return mosaic
+
+
+def epoch_curve_figure(curve: pd.DataFrame, panels: Sequence[tuple[str, str]], title: str, best_epoch: int,
+                       path: Path) -> None:
+    """Training (solid) vs validation (dashed) per epoch, one panel per (column, y label), best epoch dotted.
+
+    `curve` has an "epoch" column and, for every panel column c, "train_<c>" and "val_<c>" (one row per epoch).
+    """
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(panels), figsize=(11, 4))
+    for split, style, label in (("train", "-", "training"), ("val", "--", "validation")):
+        for ax, (column, _) in zip(axes, panels, strict=True):
+            ax.plot(curve["epoch"], curve[f"{split}_{column}"], style, label=label)
+    for ax, (_, ylabel) in zip(axes, panels, strict=True):
+        ax.axvline(best_epoch, color="grey", lw=0.8, ls=":", label=f"best epoch {best_epoch}")
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(ylabel)
+        ax.grid(alpha=0.3)
+        ax.legend()
+    fig.suptitle(title)
+    atomic.save_figure(fig, path)

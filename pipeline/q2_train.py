@@ -24,10 +24,12 @@ from pipeline import atomic, figures
 from pipeline.checks import ParamChecks
 from pipeline.data import VOCAB_SIZE, load_trigrams
 from pipeline.errors import UserError, make_app, run
+from pipeline.progress import epoch_printer
 from pipeline.q2_network import artifact_path, save_network
 
 CURVE_COLUMNS = ["epoch", "lr", "train_cross_entropy", "train_accuracy", "val_cross_entropy", "val_accuracy",
                  "seconds"]
+CURVE_PANELS = (("cross_entropy", "cross-entropy"), ("accuracy", "accuracy"))
 DTYPES = {"float32": np.float32, "float64": np.float64}
 EVAL_BATCH = 4096
 
@@ -43,35 +45,6 @@ def curve_frame(history: list[dict[str, float]]) -> pd.DataFrame:
     """The trainer's history as the per-epoch curve table (loss renamed cross-entropy)."""
     rows = [{**h, "train_cross_entropy": h["train_loss"], "val_cross_entropy": h["val_loss"]} for h in history]
     return pd.DataFrame(rows, columns=CURVE_COLUMNS)
-
-
-def curve_figure(curve: pd.DataFrame, title: str, best_epoch: int, path: Path) -> None:
-    """Cross-entropy and accuracy per epoch, training vs validation, best epoch marked."""
-    import matplotlib.pyplot as plt
-
-    fig, (ax_ce, ax_acc) = plt.subplots(1, 2, figsize=(11, 4))
-    for split, style in (("train", "-"), ("val", "--")):
-        label = "training" if split == "train" else "validation"
-        ax_ce.plot(curve["epoch"], curve[f"{split}_cross_entropy"], style, label=label)
-        ax_acc.plot(curve["epoch"], curve[f"{split}_accuracy"], style, label=label)
-    for ax, ylabel in ((ax_ce, "cross-entropy"), (ax_acc, "accuracy")):
-        ax.axvline(best_epoch, color="grey", lw=0.8, ls=":", label=f"best epoch {best_epoch}")
-        ax.set_xlabel("epoch")
-        ax.set_ylabel(ylabel)
-        ax.grid(alpha=0.3)
-        ax.legend()
-    fig.suptitle(title)
-    atomic.save_figure(fig, path)
-
-
-def _progress(name: str, entry: dict[str, float]) -> None:
-    print(
-        f"q2_train {name} epoch {int(entry['epoch'])}: lr {entry['lr']:.4g} "
-        f"train CE {entry['train_loss']:.4f} acc {entry['train_accuracy']:.4f} | "
-        f"val CE {entry['val_loss']:.4f} acc {entry['val_accuracy']:.4f} | {entry['seconds']:.1f}s",
-        file=sys.stderr,
-        flush=True,
-    )
 
 
 @app.command()
@@ -137,7 +110,7 @@ def main(
                 model, params, train_set, optimizer=MomentumSGD(lr, momentum), epochs=epochs,
                 batch_size=batch_size, rng=shuffle_rng, val_data=val_set, patience=patience, min_delta=min_delta,
                 lr_schedule=schedule_fn, train_eval_size=train_eval_size, eval_batch_size=EVAL_BATCH,
-                callback=lambda entry: _progress(name, entry),
+                callback=epoch_printer(f"q2_train {name}"),
             )
     except TrainingDiverged as err:
         raise UserError(
@@ -152,8 +125,8 @@ def main(
     figures.use_agg()
     save_network(artifact_path(artifacts, name), best)
     atomic.write_csv(curve_path(plots, name, "csv"), curve)
-    curve_figure(curve, f"Q2 network {name}: D = {dim}, P = {hidden}", result.best_epoch,
-                 curve_path(plots, name, "png"))
+    figures.epoch_curve_figure(curve, CURVE_PANELS, f"Q2 network {name}: D = {dim}, P = {hidden}",
+                               result.best_epoch, curve_path(plots, name, "png"))
     summary = {
         "name": name, "dim": dim, "hidden": hidden,
         "val_cross_entropy": val["loss"], "val_accuracy": val["accuracy"],

@@ -27,6 +27,7 @@ from pipeline import atomic, figures
 from pipeline.checks import ParamChecks
 from pipeline.data import load_activities
 from pipeline.errors import UserError, make_app, run
+from pipeline.progress import epoch_printer
 from pipeline.q3_common import (
     CELLS,
     Standardiser,
@@ -43,6 +44,7 @@ from pipeline.q3_common import (
 app = make_app(__doc__)
 CURVE_COLUMNS = ["epoch", "lr", "seconds", "train_loss", "train_accuracy", "train_error", "val_loss",
                  "val_accuracy", "val_error"]
+CURVE_PANELS = (("loss", "cross-entropy"), ("error", "error rate (1 - accuracy)"))
 EVAL_BATCH = 1024
 
 
@@ -50,34 +52,6 @@ def curve_frame(history: list[dict[str, float]]) -> pd.DataFrame:
     """Per-epoch table: cross-entropy ('loss'), accuracy and error rate, training and validation."""
     rows = [{**h, "train_error": 1 - h["train_accuracy"], "val_error": 1 - h["val_accuracy"]} for h in history]
     return pd.DataFrame(rows, columns=CURVE_COLUMNS)
-
-
-def curve_figure(curve: pd.DataFrame, title: str, best_epoch: int, path: Path) -> None:
-    """Cross-entropy and error rate per epoch (training vs validation), best epoch marked."""
-    import matplotlib.pyplot as plt
-
-    fig, (ax_ce, ax_err) = plt.subplots(1, 2, figsize=(11, 4))
-    for split, style, label in (("train", "-", "training"), ("val", "--", "validation")):
-        ax_ce.plot(curve["epoch"], curve[f"{split}_loss"], style, label=label)
-        ax_err.plot(curve["epoch"], curve[f"{split}_error"], style, label=label)
-    for ax, ylabel in ((ax_ce, "cross-entropy"), (ax_err, "error rate (1 - accuracy)")):
-        ax.axvline(best_epoch, color="grey", lw=0.8, ls=":", label=f"best epoch {best_epoch}")
-        ax.set_xlabel("epoch")
-        ax.set_ylabel(ylabel)
-        ax.grid(alpha=0.3)
-        ax.legend()
-    fig.suptitle(title)
-    atomic.save_figure(fig, path)
-
-
-def _progress(name: str, entry: dict[str, float]) -> None:
-    print(
-        f"q3_train {name} epoch {int(entry['epoch'])}: lr {entry['lr']:.4g} "
-        f"train CE {entry['train_loss']:.4f} acc {entry['train_accuracy']:.4f} | "
-        f"val CE {entry['val_loss']:.4f} acc {entry['val_accuracy']:.4f} | {entry['seconds']:.1f}s",
-        file=sys.stderr,
-        flush=True,
-    )
 
 
 def scores(model: RecurrentClassifier, params, x: np.ndarray, y: np.ndarray, n_classes: int) -> dict:
@@ -158,7 +132,7 @@ def train_command(
             model, params, train_set, optimizer=MomentumSGD(lr, momentum), epochs=epochs, batch_size=batch_size,
             rng=shuffle_rng, val_data=val_set, patience=patience, clip_norm=clip or None,
             lr_schedule=lr_schedule(schedule, lr, epochs=epochs, lr_min=lr_min), train_eval_size=train_eval_size,
-            eval_batch_size=EVAL_BATCH, callback=lambda entry: _progress(model_name, entry),
+            eval_batch_size=EVAL_BATCH, callback=epoch_printer(f"q3_train {model_name}"),
         )
     except TrainingDiverged as err:
         raise UserError(
@@ -174,8 +148,9 @@ def train_command(
     save_artifact(Path(artifacts) / f"{model_name}.npz", model, best, scaler)
     curve = curve_frame(result.history)
     atomic.write_csv(Path(plots) / f"{model_name}_curve.csv", curve)
-    curve_figure(curve, f"Q3 {model_name.upper()}: H = {hidden}, head {head_widths or 'none'}, lr {lr}",
-                 result.best_epoch, Path(plots) / f"{model_name}_curve.png")
+    figures.epoch_curve_figure(curve, CURVE_PANELS,
+                               f"Q3 {model_name.upper()}: H = {hidden}, head {head_widths or 'none'}, lr {lr}",
+                               result.best_epoch, Path(plots) / f"{model_name}_curve.png")
     for split, sc in (("train", train_scores), ("test", test_scores)):
         frame = confusion_frame(sc["counts"], acts.classes)
         atomic.write_csv(Path(results) / f"{model_name}_confusion_{split}.csv", frame)
