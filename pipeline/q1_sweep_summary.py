@@ -8,7 +8,6 @@ plots/q1/sweep_features.png (rows lambda, columns Lhid) and results/q1/sweep.csv
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
@@ -18,8 +17,9 @@ import typer
 from pipeline import atomic, q1_plots
 from pipeline.checks import ParamChecks
 from pipeline.document import Paragraph, Table, to_markdown
-from pipeline.errors import UserError, make_app, run
+from pipeline.errors import make_app, run
 from pipeline.nargs import expand_nargs
+from pipeline.outputs import read_json
 from pipeline.q1_data import load_network
 from pipeline.q1_sweep import config_name, parse_number
 
@@ -27,15 +27,7 @@ app = make_app(__doc__)
 LIST_OPTIONS = ("--hidden", "--lambda")
 COLUMNS = ["hidden", "lambda", "heldout_mse", "heldout_r2", "rho_hat_mean", "rho_hat_std", "localisation",
            "coherence", "feature_score", "final_loss", "train_seconds"]
-
-
-def _read_json(path: Path) -> dict:
-    if not path.is_file():
-        raise UserError(f"{path}: file not found (run `dvc repro q1_sweep` for this configuration)")
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as err:
-        raise UserError(f"{path}: not valid JSON ({err})") from None
+RESULT_KEYS = [*COLUMNS[2:], "beta", "rho"]  # what each q1_sweep result must hold (hidden, lambda come from the grid)
 
 
 @app.command()
@@ -59,10 +51,7 @@ def main(
     for r, lam_text in enumerate(lam):
         for c, h in enumerate(hidden):
             name = config_name(str(h), lam_text)
-            numbers = _read_json(results / f"{name}.json")
-            missing = (set(COLUMNS) | {"beta", "rho"}) - {"hidden", "lambda"} - set(numbers)
-            if missing:
-                raise UserError(f"{results / name}.json: missing keys {', '.join(sorted(missing))}")
+            numbers = read_json(results / f"{name}.json", RESULT_KEYS)
             rows.append({**numbers, "hidden": h, "lambda": float(lam_text)})
             model, params = load_network(artifacts / f"{name}.npz")
             size = int(round(model.n_in**0.5))

@@ -8,16 +8,15 @@ folders. metrics/q2.json holds, per network, flat keys "<name>.val_cross_entropy
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pandas as pd
 import typer
-import yaml
 
 from pipeline import atomic, figures
 from pipeline.checks import ParamChecks
-from pipeline.errors import UserError, make_app, run
+from pipeline.errors import make_app, run
+from pipeline.outputs import read_csv, read_json, read_params
 from pipeline.q2_train import curve_path
 
 METRIC_KEYS = ("val_cross_entropy", "val_accuracy", "test_cross_entropy", "test_accuracy", "best_epoch",
@@ -28,13 +27,7 @@ app = make_app(__doc__)
 
 def network_names(params_file: Path) -> list[str]:
     """The keys of q2.sizes in params.yaml, in file order."""
-    try:
-        tree = yaml.safe_load(Path(params_file).read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError) as err:
-        raise UserError(f"{params_file}: cannot read ({err.__class__.__name__})") from None
-    sizes = (tree.get("q2") or {}).get("sizes") if isinstance(tree, dict) else None
-    if not isinstance(sizes, dict) or not sizes:
-        raise UserError(f"params.yaml q2.sizes = {sizes!r}: must map network names to {{dim, hidden}}")
+    sizes = read_params(params_file, "q2.sizes")["q2"]["sizes"]
     checks = ParamChecks()
     for name, size in sizes.items():
         checks.name("q2.sizes (key)", str(name))
@@ -43,12 +36,6 @@ def network_names(params_file: Path) -> list[str]:
         checks.positive_int(f"q2.sizes.{name}.hidden", size.get("hidden"))
     checks.done()
     return [str(name) for name in sizes]
-
-
-def _read_result(path: Path) -> dict:
-    if not path.is_file():
-        raise UserError(f"{path}: missing (run the q2_train stages first)")
-    return json.loads(path.read_text(encoding="utf-8"))
 
 
 def validation_figure(curves: dict[str, pd.DataFrame], labels: dict[str, str], best_epochs: dict[str, int],
@@ -83,13 +70,10 @@ def main(
     names = network_names(params_file)
     summary, curves, labels = {}, {}, {}
     for name in names:
-        result = _read_result(Path(results) / f"{name}.json")
+        result = read_json(Path(results) / f"{name}.json", (*METRIC_KEYS, "dim", "hidden"))
         summary[name] = {key: result[key] for key in METRIC_KEYS}
         labels[name] = f"(D, P) = ({result['dim']}, {result['hidden']})"
-        csv = curve_path(plots, name, "csv")
-        if not csv.is_file():
-            raise UserError(f"{csv}: missing (run the q2_train stages first)")
-        curves[name] = pd.read_csv(csv)
+        curves[name] = read_csv(curve_path(plots, name, "csv"), ("epoch", "val_cross_entropy", "val_accuracy"))
     flat = {f"{name}.{key}": value for name, values in summary.items() for key, value in values.items()}
     atomic.write_json(metrics, flat)
     figures.use_agg()

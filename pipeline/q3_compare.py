@@ -8,7 +8,6 @@ accuracy and validation error per epoch of each model).
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pandas as pd
@@ -16,43 +15,23 @@ import typer
 
 from pipeline import atomic, figures
 from pipeline.checks import ParamChecks
-from pipeline.errors import UserError, make_app, run
+from pipeline.errors import make_app, run
+from pipeline.outputs import read_csv, read_json, read_params
 from pipeline.q3_common import CELLS
 
 app = make_app(__doc__)
+METRIC_KEYS = ("test_accuracy", "test_cross_entropy", "val_accuracy", "best_epoch", "stopped_epoch", "stop_reason",
+               "wall_seconds", "seconds_per_epoch", "parameters")
 TABLE_COLUMNS = ["model", "test_accuracy", "best_epoch", "stopped_epoch", "seconds_per_epoch", "wall_seconds",
                  "parameters"]
-
-
-def model_names(params_file: Path) -> list[str]:
-    """The keys of q3.models in params.yaml, in file order."""
-    import yaml
-
-    try:
-        models = (yaml.safe_load(Path(params_file).read_text(encoding="utf-8")) or {}).get("q3", {}).get("models")
-    except (OSError, yaml.YAMLError) as err:
-        raise UserError(f"{params_file}: cannot read ({err.__class__.__name__}: {err})") from None
-    if not isinstance(models, dict) or not models:
-        raise UserError(f"{params_file}: q3.models must map model names (rnn, lstm, gru) to their settings")
-    return list(models)
-
-
-def read_summary(results: Path, model: str) -> dict:
-    path = Path(results) / f"{model}.json"
-    if not path.is_file():
-        raise UserError(f"{path}: missing; run the q3_train@{model} stage first")
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as err:
-        raise UserError(f"{path}: not valid JSON ({err})") from None
+SUMMARY_KEYS = (*METRIC_KEYS, "precision", "recall")  # read from each q3_train summary
 
 
 def flat_metrics(summaries: dict[str, dict]) -> dict[str, float | int | str]:
     """{model}_{metric} keys; per-class precision / recall become {model}_precision_{class}."""
     flat: dict[str, float | int | str] = {}
     for model, s in summaries.items():
-        for key in ("test_accuracy", "test_cross_entropy", "val_accuracy", "best_epoch", "stopped_epoch",
-                    "stop_reason", "wall_seconds", "seconds_per_epoch", "parameters"):
+        for key in METRIC_KEYS:
             flat[f"{model}_{key}"] = s[key]
         for kind in ("precision", "recall"):
             for cls, value in s[kind].items():
@@ -72,10 +51,7 @@ def comparison_figure(summaries: dict[str, dict], plots: Path, path: Path) -> No
     ax_bar.set_ylim(0, 1.05)
     ax_bar.set_ylabel("test accuracy")
     for m in names:
-        curve_path = Path(plots) / f"{m}_curve.csv"
-        if not curve_path.is_file():
-            raise UserError(f"{curve_path}: missing; run the q3_train@{m} stage first")
-        curve = pd.read_csv(curve_path)
+        curve = read_csv(Path(plots) / f"{m}_curve.csv", ("epoch", "val_error"))
         label = f"{m.upper()} (best epoch {summaries[m]['best_epoch']})"
         ax_curve.plot(curve["epoch"], curve["val_error"], label=label)
     ax_curve.set_xlabel("epoch")
@@ -94,12 +70,12 @@ def main(
     metrics: Path = typer.Option(Path("metrics/q3.json")),
 ) -> None:
     """Collect the per-model summaries into metrics/q3.json, a table and a figure."""
-    models = model_names(params_file)
+    models = list(read_params(params_file, "q3.models")["q3"]["models"])
     checks = ParamChecks()
     for model in models:
         checks.choice("q3.models (key)", model, CELLS)
     checks.done()
-    summaries = {m: read_summary(results, m) for m in models}
+    summaries = {m: read_json(Path(results) / f"{m}.json", SUMMARY_KEYS) for m in models}
     atomic.write_json(metrics, flat_metrics(summaries))
     table = pd.DataFrame([{"model": m, **{k: s[k] for k in TABLE_COLUMNS[1:]}} for m, s in summaries.items()],
                          columns=TABLE_COLUMNS)

@@ -2,33 +2,29 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from pipeline import outputs
 from pipeline.document import Figure
-from pipeline.errors import UserError
 
 
 class Sources:
-    """Read the pipeline's outputs relative to the repository root; a missing file is a UserError."""
+    """Read the pipeline's outputs relative to the repository root; a missing or damaged file is a UserError."""
 
     def __init__(self, root: Path) -> None:
         self.root = root
 
     def path(self, relative: str) -> Path:
-        path = self.root / relative
-        if not path.is_file():
-            raise UserError(f"{relative}: missing (run `dvc repro` to produce it)")
-        return path
+        return outputs.require(self.root / relative)
 
     def json(self, relative: str) -> dict:
-        return json.loads(self.path(relative).read_text(encoding="utf-8"))
+        return outputs.read_json(self.path(relative))
 
     def csv(self, relative: str) -> pd.DataFrame:
-        return pd.read_csv(self.path(relative))
+        return outputs.read_csv(self.path(relative))
 
     def figure(self, relative: str, caption: str) -> Figure:
         self.path(relative)

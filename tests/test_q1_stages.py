@@ -178,7 +178,7 @@ def test_sweep_then_summary_uses_only_the_grid_from_params(tmp_path, patches, mo
     # A grid value without its files is a one-line user error naming the missing file.
     summary_args[1] = "5"
     code, lines = _run_cli(q1_sweep_summary, summary_args, monkeypatch, capsys)
-    assert code == 2 and len(lines) == 1 and "h5_l0.json: file not found" in lines[0]
+    assert code == 2 and len(lines) == 1 and "h5_l0.json: missing (run `dvc repro`" in lines[0]
 
 
 def test_search_end_to_end_writes_table_and_chooses_one_pair(tmp_path, patches):

@@ -12,8 +12,9 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from pipeline import report, report_common
+from pipeline import outputs, report, report_common
 from pipeline.document import Bullets, Figure
+from pipeline.errors import UserError
 from pipeline.report_common import Sources, change, pct, trend
 from pipeline.report_q3 import confusions, q3_section
 
@@ -162,6 +163,71 @@ def test_a_missing_output_is_one_error_line(tmp_path):
                            str(ROOT / "params.yaml"), "--markdown", str(tmp_path / "R.md"), "--html",
                            str(tmp_path / "r.html")], capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert done.returncode == 2
-    assert done.stderr.strip().splitlines() == ["error: data/processed/q1_patches.npy: missing (run `dvc repro` to "
-                                                "produce it)"]
+    assert done.stderr.strip().splitlines() == [f"error: {tmp_path / 'data/processed/q1_patches.npy'}: missing (run "
+                                                "`dvc repro` to produce it)"]
     assert not (tmp_path / "R.md").exists()
+
+
+# ------------------------------------------------------------------------------ readers of outputs and params.yaml
+
+@pytest.mark.parametrize(("text", "problem"), [
+    (None, "missing (run `dvc repro` to produce it)"),
+    ('{"a": 1', "not valid JSON (Expecting"),
+    (b"\xff\xfe{}", "not valid JSON ("),
+    ("[1, 2]", "holds a JSON list, not an object"),
+    ('{"a": 1}', "missing keys b, c; run `dvc repro` to rewrite it"),
+])
+def test_a_damaged_json_output_is_one_line_naming_the_file(tmp_path, text, problem):
+    path = tmp_path / "result.json"
+    if text is not None:
+        path.write_bytes(text if isinstance(text, bytes) else text.encode())
+    with pytest.raises(UserError) as err:
+        outputs.read_json(path, ("a", "b", "c"))
+    assert str(err.value).startswith(f"{path}: {problem}")
+    assert "\n" not in str(err.value) and "dvc repro" in str(err.value)
+
+
+def test_json_and_csv_outputs_that_hold_their_keys_are_read(tmp_path):
+    (tmp_path / "r.json").write_text('{"a": 1, "b": 2}')
+    (tmp_path / "c.csv").write_text("epoch,loss\n1,0.5\n")
+    assert outputs.read_json(tmp_path / "r.json", ("a",)) == {"a": 1, "b": 2}
+    assert outputs.read_csv(tmp_path / "c.csv", ("epoch",))["loss"].tolist() == [0.5]
+
+
+@pytest.mark.parametrize(("text", "problem"), [
+    ("", "not a readable CSV table (No columns to parse from file)"),
+    ('epoch,loss\n1,"0.5\n', "not a readable CSV table ("),
+    ("epoch,loss\n1,0.5\n", "missing columns val_error; run `dvc repro` to rewrite it"),
+])
+def test_a_damaged_csv_output_is_one_line_naming_the_file(tmp_path, text, problem):
+    path = tmp_path / "curve.csv"
+    path.write_text(text)
+    with pytest.raises(UserError) as err:
+        outputs.read_csv(path, ("epoch", "val_error"))
+    assert str(err.value).startswith(f"{path}: {problem}") and "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize(("text", "lines"), [
+    (None, ["cannot read (FileNotFoundError"]),
+    ("q2: [unclosed\n  sizes: 1\n", ["cannot read (ParserError"]),
+    ("just a string\n", ["params.yaml q2.sizes = None: must be a non-empty mapping",
+                         "params.yaml q3 = None: must be a non-empty mapping"]),
+    ("q2:\n  sizes: {}\nq3: {models: {rnn: {}}}\n", ["params.yaml q2.sizes = {}: must be a non-empty mapping"]),
+])
+def test_a_bad_params_file_is_one_line_per_problem(tmp_path, text, lines):
+    path = tmp_path / "params.yaml"
+    if text is not None:
+        path.write_text(text)
+    with pytest.raises(UserError) as err:
+        outputs.read_params(path, "q2.sizes", "q3")
+    got = str(err.value).splitlines()
+    assert len(got) == len(lines), got
+    for line, want in zip(got, lines, strict=True):
+        assert line.startswith((want, f"{path}: {want}")), line
+
+
+def test_params_sections_are_returned_as_read(tmp_path):
+    path = tmp_path / "params.yaml"
+    path.write_text("q2:\n  sizes:\n    a: {dim: 1}\n    b: {dim: 2}\nq3: {models: {gru: {}}}\n")
+    tree = outputs.read_params(path, "q2.sizes", "q3.models")
+    assert list(tree["q2"]["sizes"]) == ["a", "b"] and tree["q3"] == {"models": {"gru": {}}}

@@ -1,0 +1,80 @@
+"""Reading what earlier stages wrote, and params.yaml: every problem is one UserError line naming the file."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from pathlib import Path
+
+import pandas as pd
+import yaml
+
+from pipeline.checks import ParamChecks
+from pipeline.errors import UserError
+
+RERUN = "run `dvc repro` to rewrite it"
+
+
+def require(path: str | Path) -> Path:
+    """`path` as a Path when it is a file; otherwise a UserError telling to run `dvc repro`."""
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"{path}: missing (run `dvc repro` to produce it)")
+    return path
+
+
+def _check_keys(path: Path, present: Iterable[str], keys: Iterable[str], what: str) -> None:
+    missing = sorted(set(keys) - set(present))
+    if missing:
+        raise UserError(f"{path}: missing {what} {', '.join(missing)}; {RERUN}")
+
+
+def read_json(path: str | Path, keys: Iterable[str] = ()) -> dict:
+    """A stage's JSON object holding at least `keys`; missing file, bad JSON or a missing key -> UserError."""
+    path = require(path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except ValueError as err:  # JSONDecodeError, UnicodeDecodeError
+        raise UserError(f"{path}: not valid JSON ({err}); {RERUN}") from None
+    if not isinstance(data, dict):
+        raise UserError(f"{path}: holds a JSON {type(data).__name__}, not an object; {RERUN}")
+    _check_keys(path, data, keys, "keys")
+    return data
+
+
+def read_csv(path: str | Path, columns: Iterable[str] = ()) -> pd.DataFrame:
+    """A stage's CSV table holding at least `columns`; missing file, unparsable CSV or a missing column -> UserError."""
+    path = require(path)
+    try:
+        frame = pd.read_csv(path)
+    except ValueError as err:  # pandas' ParserError and EmptyDataError, UnicodeDecodeError
+        raise UserError(f"{path}: not a readable CSV table ({' '.join(str(err).split())}); {RERUN}") from None
+    _check_keys(path, frame.columns, columns, "columns")
+    return frame
+
+
+def read_params(path: str | Path, *sections: str) -> dict:
+    """params.yaml as a dict in which every dotted `section` (e.g. "q2.sizes") is a non-empty mapping.
+
+    A missing or unreadable file is one UserError line; each bad section is one line 'params.yaml <section> = ...'.
+    """
+    try:
+        tree = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError, yaml.YAMLError) as err:
+        raise UserError(f"{path}: cannot read ({err.__class__.__name__}: {' '.join(str(err).split())})") from None
+    tree = tree if isinstance(tree, dict) else {}
+    checks = ParamChecks()
+    for section in sections:
+        value = _lookup(tree, section)
+        if not isinstance(value, dict) or not value:
+            checks.fail(section, value, "must be a non-empty mapping")
+    checks.done()
+    return tree
+
+
+def _lookup(tree: dict, dotted: str) -> object:
+    """tree["a"]["b"] for "a.b"; None where a level is missing or not a mapping."""
+    node: object = tree
+    for part in dotted.split("."):
+        node = node.get(part) if isinstance(node, dict) else None
+    return node
