@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import zipfile
 from collections.abc import Iterable
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import yaml
 
@@ -51,6 +53,18 @@ def read_csv(path: str | Path, columns: Iterable[str] = ()) -> pd.DataFrame:
         raise UserError(f"{path}: not a readable CSV table ({' '.join(str(err).split())}); {RERUN}") from None
     _check_keys(path, frame.columns, columns, "columns")
     return frame
+
+
+def read_npz(path: str | Path, keys: Iterable[str] = ()) -> dict[str, np.ndarray]:
+    """Every array of a stage's .npz file, holding at least `keys`; missing, damaged or short of keys -> UserError."""
+    path = require(path)
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            arrays = {key: npz[key] for key in npz.files}
+    except (OSError, ValueError, EOFError, TypeError, zipfile.BadZipFile) as err:  # TypeError: a bare .npy array
+        raise UserError(f"{path}: not a readable .npz file ({err.__class__.__name__}: {err}); {RERUN}") from None
+    _check_keys(path, arrays, keys, "arrays")
+    return arrays
 
 
 def read_params(path: str | Path, *sections: str) -> dict:

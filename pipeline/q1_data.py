@@ -10,7 +10,10 @@ import numpy as np
 from models.autoencoder import SparseAutoencoder
 from pipeline import atomic
 from pipeline.errors import UserError
+from pipeline.outputs import read_npz
 
+WEIGHTS = ("W1", "W2", "b1", "b2")
+HYPER = ("n_in", "n_hidden", "lam", "beta", "rho")  # saved beside the weights to rebuild the model
 SPLIT_PURPOSE = 0  # rng = default_rng([seed, purpose]): one generator per purpose from one seed
 
 
@@ -60,19 +63,13 @@ def load_split(path: str | Path, holdout: float, seed: int, dtype: str) -> Patch
 
 def save_network(path: str | Path, model: SparseAutoencoder, params: dict[str, np.ndarray]) -> None:
     """W1, W2, b1, b2 and the hyperparameters n_in, n_hidden, lam, beta, rho in one .npz (atomic)."""
-    hyper = {name: np.asarray(getattr(model, name)) for name in ("n_in", "n_hidden", "lam", "beta", "rho")}
+    hyper = {name: np.asarray(getattr(model, name)) for name in HYPER}
     atomic.write_npz(path, **params, **hyper)
 
 
 def load_network(path: str | Path) -> tuple[SparseAutoencoder, dict[str, np.ndarray]]:
-    """Inverse of `save_network`; UserError when the file is missing or lacks a key."""
-    path = Path(path)
-    if not path.is_file():
-        raise UserError(f"{path}: file not found")
-    with np.load(path, allow_pickle=False) as npz:
-        missing = {"W1", "W2", "b1", "b2", "n_in", "n_hidden", "lam", "beta", "rho"} - set(npz.files)
-        if missing:
-            raise UserError(f"{path}: missing keys {', '.join(sorted(missing))}")
-        model = SparseAutoencoder(int(npz["n_in"]), int(npz["n_hidden"]), float(npz["lam"]), float(npz["beta"]),
-                                  float(npz["rho"]))
-        return model, {name: npz[name] for name in ("W1", "W2", "b1", "b2")}
+    """Inverse of `save_network`; UserError (one line naming the file) when it is missing, damaged or lacks a key."""
+    arrays = read_npz(path, (*WEIGHTS, *HYPER))
+    model = SparseAutoencoder(int(arrays["n_in"]), int(arrays["n_hidden"]), float(arrays["lam"]),
+                              float(arrays["beta"]), float(arrays["rho"]))
+    return model, {name: arrays[name] for name in WEIGHTS}

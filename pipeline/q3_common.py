@@ -13,8 +13,10 @@ from models.contract import Params
 from models.sequence_classifier import RecurrentClassifier
 from pipeline import atomic
 from pipeline.errors import UserError
+from pipeline.outputs import read_npz
 
 CELLS = ("rnn", "lstm", "gru")
+CONFIG_KEYS = ("cell", "hidden", "head", "n_inputs", "n_classes", "mean", "std")  # saved as config_<key>
 
 
 def parse_head(text: str) -> tuple[int, ...]:
@@ -80,18 +82,14 @@ def save_artifact(path: Path, model: RecurrentClassifier, params: Params, scaler
 
 
 def load_artifact(path: Path) -> tuple[RecurrentClassifier, Params, Standardiser]:
-    """Inverse of `save_artifact`; a missing or foreign file is a UserError naming it."""
-    path = Path(path)
-    if not path.is_file():
-        raise UserError(f"{path}: model file not found (run the q3_train stage first)")
+    """Inverse of `save_artifact`; a missing, damaged or foreign file is a UserError naming it."""
+    arrays = read_npz(path, [f"config_{key}" for key in CONFIG_KEYS])
     try:
-        with np.load(path, allow_pickle=False) as npz:
-            arrays = {k: npz[k] for k in npz.files}
         model = RecurrentClassifier(
             str(arrays["config_cell"]), n_inputs=int(arrays["config_n_inputs"]), hidden=int(arrays["config_hidden"]),
             head=tuple(int(w) for w in arrays["config_head"]), n_classes=int(arrays["config_n_classes"]),
         )
-    except (OSError, ValueError, KeyError) as err:
+    except (TypeError, ValueError) as err:
         raise UserError(f"{path}: not a q3 model file ({err.__class__.__name__}: {err})") from None
     params = {k.removeprefix("param_"): v for k, v in arrays.items() if k.startswith("param_")}
     return model, params, Standardiser(arrays["config_mean"], arrays["config_std"])

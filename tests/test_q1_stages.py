@@ -1,7 +1,6 @@
 """Q1 stages: option checks (exit 2, one line per key), feature measures, and tiny end-to-end runs."""
 
 import json
-import sys
 
 import numpy as np
 import pandas as pd
@@ -10,21 +9,12 @@ from typer.testing import CliRunner
 
 from models.autoencoder import SparseAutoencoder
 from pipeline import q1_quality, q1_search, q1_sweep, q1_sweep_summary, q1_train
-from pipeline.errors import UserError, run
+from pipeline.errors import UserError
 from pipeline.nargs import expand_nargs
 from pipeline.q1_data import load_network, save_network
+from tests.conftest import invoke
 
 SIZE = 4  # synthetic 4 x 4 patches keep every run well under a second
-
-
-def _run_cli(module, args, monkeypatch, capsys):
-    """Run a stage exactly as `python -m pipeline.<stage> args` would; return (exit code, stderr lines)."""
-    monkeypatch.setattr(sys, "argv", ["prog", *args])
-    with pytest.raises(SystemExit) as exit_info:
-        if hasattr(module, "LIST_OPTIONS"):
-            sys.argv[1:] = expand_nargs(sys.argv[1:], module.LIST_OPTIONS)
-        run(module.app)
-    return exit_info.value.code, capsys.readouterr().err.strip().splitlines()
 
 
 @pytest.fixture
@@ -54,7 +44,7 @@ def test_expand_nargs_turns_dvc_lists_into_repeated_options():
 def test_train_reports_every_bad_key_on_one_line_and_exits_2(monkeypatch, capsys, patches):
     args = ["--patches", str(patches), "--rho", "1.5", "--lr", "-1", "--solver", "adam", "--hidden", "0",
             "--momentum", "1"]
-    code, lines = _run_cli(q1_train, args, monkeypatch, capsys)
+    code, lines = invoke(q1_train, args, monkeypatch, capsys)
     assert code == 2
     assert lines == [
         "error: params.yaml q1.hidden = 0: must be a positive integer",
@@ -67,22 +57,22 @@ def test_train_reports_every_bad_key_on_one_line_and_exits_2(monkeypatch, capsys
 
 def test_window_larger_than_the_patch_is_a_user_error(monkeypatch, capsys, patches, tmp_path):
     args = ["--patches", str(patches), "--window", "5", "--metrics", str(tmp_path / "m.json")]
-    code, lines = _run_cli(q1_train, args, monkeypatch, capsys)
+    code, lines = invoke(q1_train, args, monkeypatch, capsys)
     assert code == 2 and lines == ["error: params.yaml q1.quality.window = 5: must be in 1..4 (the patch side)"]
 
 
 def test_missing_patch_file_is_a_user_error(monkeypatch, capsys, tmp_path):
-    code, lines = _run_cli(q1_train, ["--patches", str(tmp_path / "none.npy")], monkeypatch, capsys)
+    code, lines = invoke(q1_train, ["--patches", str(tmp_path / "none.npy")], monkeypatch, capsys)
     assert code == 2 and len(lines) == 1 and "none.npy: file not found" in lines[0]
 
 
 def test_sweep_and_search_name_their_own_keys(monkeypatch, capsys, patches):
-    code, lines = _run_cli(q1_sweep, ["--patches", str(patches), "--hidden", "3", "--lambda", "abc", "--beta",
+    code, lines = invoke(q1_sweep, ["--patches", str(patches), "--hidden", "3", "--lambda", "abc", "--beta",
                                       "-1"], monkeypatch, capsys)
     assert code == 2
     assert lines == ["error: params.yaml q1.sweep.lambda = 'abc': must be a finite number",
                      "error: params.yaml q1.beta = -1.0: must be >= 0"]
-    code, lines = _run_cli(q1_search, ["--patches", str(patches), "--beta", "1", "1", "--rho", "0.05", "2",
+    code, lines = invoke(q1_search, ["--patches", str(patches), "--beta", "1", "1", "--rho", "0.05", "2",
                                        "--min_r2", "0"], monkeypatch, capsys)
     assert code == 2
     assert lines == ["error: params.yaml q1.search.rho[1] = 2.0: must be in (0, 1)",
@@ -168,7 +158,7 @@ def test_sweep_then_summary_uses_only_the_grid_from_params(tmp_path, patches, mo
     summary_args = ["--hidden", "2", "--lambda", "0", "0.01", "--artifacts", str(dirs["--artifacts"]),
                     "--results", str(dirs["--results"]), "--figure", str(tmp_path / "grid.png"),
                     "--table-out", str(tmp_path / "sweep")]
-    code, _ = _run_cli(q1_sweep_summary, summary_args, monkeypatch, capsys)
+    code, _ = invoke(q1_sweep_summary, summary_args, monkeypatch, capsys)
     assert code == 0
     table = pd.read_csv(tmp_path / "sweep.csv")
     assert table[["hidden", "lambda"]].values.tolist() == [[2, 0.0], [2, 0.01]]
@@ -177,7 +167,7 @@ def test_sweep_then_summary_uses_only_the_grid_from_params(tmp_path, patches, mo
 
     # A grid value without its files is a one-line user error naming the missing file.
     summary_args[1] = "5"
-    code, lines = _run_cli(q1_sweep_summary, summary_args, monkeypatch, capsys)
+    code, lines = invoke(q1_sweep_summary, summary_args, monkeypatch, capsys)
     assert code == 2 and len(lines) == 1 and "h5_l0.json: missing (run `dvc repro`" in lines[0]
 
 
@@ -202,3 +192,21 @@ def test_saved_network_round_trip(tmp_path):
     assert loaded_model == model
     for name in params:
         np.testing.assert_array_equal(loaded[name], params[name])
+
+
+@pytest.mark.parametrize("keep", [0.0, 0.5, 0.99])
+def test_a_truncated_network_file_is_one_line_naming_it(tmp_path, keep):
+    model = SparseAutoencoder(16, 3, 0.001, 0.5, 0.1)
+    path = tmp_path / "n.npz"
+    save_network(path, model, model.init_params(np.random.default_rng(0)))
+    data = path.read_bytes()
+    path.write_bytes(data[: int(keep * len(data))])
+    with pytest.raises(UserError) as err:
+        load_network(path)
+    assert str(err.value).startswith(f"{path}: not a readable .npz file (") and "\n" not in str(err.value)
+
+
+def test_a_network_file_without_its_hyperparameters_is_one_line(tmp_path):
+    np.savez(tmp_path / "n.npz", W1=np.zeros((3, 16)))
+    with pytest.raises(UserError, match=r"n\.npz: missing arrays W2, b1, b2, beta, lam, n_hidden, n_in, rho; run"):
+        load_network(tmp_path / "n.npz")

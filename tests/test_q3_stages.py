@@ -1,8 +1,6 @@
 """Q3 stages: stratified split, confusion matrix, the evaluate command, the compare table, option checks."""
 
 import json
-import subprocess
-import sys
 
 import h5py
 import numpy as np
@@ -10,29 +8,19 @@ import pytest
 import yaml
 
 from models.sequence_classifier import RecurrentClassifier
-from pipeline.q3_common import (
-    Standardiser,
-    confusion_matrix,
-    load_artifact,
-    parse_head,
-    precision_recall,
-    save_artifact,
-    stratified_split,
-)
-
-
-def run_stage(*args, cwd=None):
-    return subprocess.run([sys.executable, "-m", *args], capture_output=True, text=True, cwd=cwd, timeout=120)
+from pipeline import q3_common
+from pipeline.errors import UserError
+from tests.conftest import run_stage
 
 
 def test_stratified_split_keeps_class_proportions_without_overlap():
     y = np.repeat(np.arange(6), [500, 400, 300, 200, 100, 50])  # class-contiguous blocks, like data3
-    train, val = stratified_split(y, 0.1, np.random.default_rng(0))
+    train, val = q3_common.stratified_split(y, 0.1, np.random.default_rng(0))
     assert len(np.intersect1d(train, val)) == 0
     assert len(train) + len(val) == len(y)
     np.testing.assert_array_equal(np.bincount(y[val]), [50, 40, 30, 20, 10, 5])
-    again, _ = stratified_split(y, 0.1, np.random.default_rng(0))
-    other, _ = stratified_split(y, 0.1, np.random.default_rng(1))
+    again, _ = q3_common.stratified_split(y, 0.1, np.random.default_rng(0))
+    other, _ = q3_common.stratified_split(y, 0.1, np.random.default_rng(1))
     np.testing.assert_array_equal(train, again)
     assert not np.array_equal(train, other)
     assert not np.array_equal(val[:50], np.arange(50))  # shuffled within the class, not its first rows
@@ -41,28 +29,28 @@ def test_stratified_split_keeps_class_proportions_without_overlap():
 def test_confusion_matrix_and_precision_recall_by_hand():
     y_true = np.array([0, 0, 1, 1, 1, 2])
     y_pred = np.array([0, 1, 1, 1, 0, 1])
-    counts = confusion_matrix(y_true, y_pred, 3)
+    counts = q3_common.confusion_matrix(y_true, y_pred, 3)
     np.testing.assert_array_equal(counts, [[1, 1, 0], [1, 2, 0], [0, 1, 0]])
-    precision, recall = precision_recall(counts)
+    precision, recall = q3_common.precision_recall(counts)
     np.testing.assert_allclose(precision, [1 / 2, 2 / 4, 0.0])  # class 2 never predicted: 0
     np.testing.assert_allclose(recall, [1 / 2, 2 / 3, 0.0])
 
 
 def test_parse_head():
-    assert parse_head("64") == (64,)
-    assert parse_head("64,32") == (64, 32)
-    assert parse_head("none") == ()
+    assert q3_common.parse_head("64") == (64,)
+    assert q3_common.parse_head("64,32") == (64, 32)
+    assert q3_common.parse_head("none") == ()
     with pytest.raises(ValueError):
-        parse_head("64,-1")
+        q3_common.parse_head("64,-1")
 
 
 def test_standardiser_uses_given_statistics():
     x = np.random.default_rng(0).normal(5.0, 3.0, size=(40, 10, 3))
-    scaler = Standardiser.fit(x)
+    scaler = q3_common.Standardiser.fit(x)
     z = scaler(x, np.float64)
     np.testing.assert_allclose(z.mean(axis=(0, 1)), 0, atol=1e-12)
     np.testing.assert_allclose(z.std(axis=(0, 1)), 1, atol=1e-12)
-    off = Standardiser.fit(x, enabled=False)
+    off = q3_common.Standardiser.fit(x, enabled=False)
     np.testing.assert_array_equal(off(x, np.float64), x)
 
 
@@ -72,9 +60,9 @@ def tiny_model_and_data(tmp_path):
     rng = np.random.default_rng(0)
     model = RecurrentClassifier("gru", n_inputs=3, hidden=5, head=(4,), n_classes=6)
     params = model.init_params(rng, np.float32)
-    scaler = Standardiser(np.array([0.1, -0.2, 0.3]), np.array([2.0, 1.0, 0.5]))
+    scaler = q3_common.Standardiser(np.array([0.1, -0.2, 0.3]), np.array([2.0, 1.0, 0.5]))
     artifact = tmp_path / "gru.npz"
-    save_artifact(artifact, model, params, scaler)
+    q3_common.save_artifact(artifact, model, params, scaler)
     data = tmp_path / "tiny.h5"
     x_test = rng.standard_normal((12, 7, 3))
     y_test = rng.integers(0, 6, 12)
@@ -88,7 +76,7 @@ def tiny_model_and_data(tmp_path):
 
 def test_artifact_round_trip(tiny_model_and_data):
     model, params, scaler, artifact, *_ = tiny_model_and_data
-    loaded, loaded_params, loaded_scaler = load_artifact(artifact)
+    loaded, loaded_params, loaded_scaler = q3_common.load_artifact(artifact)
     assert (loaded.cell, loaded.hidden, loaded.head.hidden) == ("gru", 5, (4,))
     for name in params:
         np.testing.assert_array_equal(loaded_params[name], params[name])
@@ -98,8 +86,7 @@ def test_artifact_round_trip(tiny_model_and_data):
 def test_evaluate_command_on_a_tiny_file(tiny_model_and_data, tmp_path):
     model, params, scaler, artifact, data, x_test, y_test = tiny_model_and_data
     out = tmp_path / "cm.csv"
-    proc = run_stage("pipeline.q3_train", "evaluate", "--artifact", str(artifact), "--data", str(data),
-                     "--confusion", str(out))
+    proc = run_stage("pipeline.q3_train", ["evaluate", "--artifact", artifact, "--data", data, "--confusion", out])
     assert proc.returncode == 0, proc.stderr
     predicted = model.predict(params, scaler(x_test)).argmax(axis=1)
     accuracy = np.mean(predicted == y_test)
@@ -107,20 +94,20 @@ def test_evaluate_command_on_a_tiny_file(tiny_model_and_data, tmp_path):
     rows = out.read_text().strip().splitlines()
     assert rows[0].startswith("true,pred_downstairs")
     counts = np.array([[int(v) for v in row.split(",")[1:]] for row in rows[1:]])
-    np.testing.assert_array_equal(counts, confusion_matrix(y_test, predicted, 6))
+    np.testing.assert_array_equal(counts, q3_common.confusion_matrix(y_test, predicted, 6))
 
 
 def test_evaluate_command_reports_a_missing_model(tmp_path, tiny_model_and_data):
     *_, data, _, _ = tiny_model_and_data
-    proc = run_stage("pipeline.q3_train", "evaluate", "--artifact", str(tmp_path / "nope.npz"), "--data", str(data))
+    proc = run_stage("pipeline.q3_train", ["evaluate", "--artifact", tmp_path / "nope.npz", "--data", data])
     assert proc.returncode == 2
-    assert "nope.npz: model file not found" in proc.stderr
+    assert proc.stderr.splitlines() == [f"error: {tmp_path / 'nope.npz'}: missing (run `dvc repro` to produce it)"]
 
 
 def test_bad_options_exit_2_naming_each_key(tmp_path):
-    proc = run_stage("pipeline.q3_train", "train", "--model", "gru", "--lr", "-0.1", "--head", "64,x",
-                     "--val-fraction", "1.5", "--momentum", "1", "--standardise", "maybe",
-                     "--recurrent-init", "zeros", "--results", str(tmp_path))
+    proc = run_stage("pipeline.q3_train", ["train", "--model", "gru", "--lr", "-0.1", "--head", "64,x",
+                                           "--val-fraction", "1.5", "--momentum", "1", "--standardise", "maybe",
+                                           "--recurrent-init", "zeros", "--results", tmp_path])
     assert proc.returncode == 2
     for key in ("q3.models.gru.lr", "q3.models.gru.head", "q3.val_fraction", "q3.momentum", "q3.standardise",
                 "q3.models.gru.recurrent_init"):
@@ -141,8 +128,8 @@ def test_compare_builds_metrics_and_table_from_params_models(tmp_path):
         (results / f"{model}.json").write_text(json.dumps(summary))
         (plots / f"{model}_curve.csv").write_text("epoch,val_error\n1,0.5\n2,0.3\n")
     metrics = tmp_path / "q3.json"
-    proc = run_stage("pipeline.q3_compare", "--params", str(tmp_path / "params.yaml"), "--results", str(results),
-                     "--plots", str(plots), "--metrics", str(metrics))
+    proc = run_stage("pipeline.q3_compare", ["--params", tmp_path / "params.yaml", "--results", results,
+                                             "--plots", plots, "--metrics", metrics])
     assert proc.returncode == 0, proc.stderr
     flat = json.loads(metrics.read_text())
     assert flat["gru_test_accuracy"] == 0.9 and flat["rnn_best_epoch"] == 11
@@ -151,3 +138,27 @@ def test_compare_builds_metrics_and_table_from_params_models(tmp_path):
     table = (results / "comparison.csv").read_text().splitlines()
     assert [row.split(",")[0] for row in table[1:]] == ["gru", "rnn"]
     assert (plots / "comparison.png").stat().st_size > 0
+
+
+@pytest.mark.parametrize("keep", [0.0, 0.5, 0.99])
+def test_a_truncated_model_file_is_one_line_naming_it(tiny_model_and_data, tmp_path, keep):
+    *_, artifact, data, _, _ = tiny_model_and_data
+    content = artifact.read_bytes()
+    artifact.write_bytes(content[: int(keep * len(content))])
+    with pytest.raises(UserError) as err:
+        q3_common.load_artifact(artifact)
+    assert str(err.value).startswith(f"{artifact}: not a readable .npz file (") and "\n" not in str(err.value)
+    proc = run_stage("pipeline.q3_train", ["evaluate", "--artifact", artifact, "--data", data])
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert len(proc.stderr.splitlines()) == 1 and proc.stderr.startswith(f"error: {artifact}: not a readable .npz")
+
+
+def test_compare_stops_on_a_damaged_summary_with_one_line(tmp_path):
+    (tmp_path / "params.yaml").write_text("q3:\n  models:\n    gru: {}\n")
+    (tmp_path / "gru.json").write_text('{"test_accuracy": 0.9')  # cut short
+    proc = run_stage("pipeline.q3_compare", ["--params", tmp_path / "params.yaml", "--results", tmp_path,
+                                             "--plots", tmp_path, "--metrics", tmp_path / "q3.json"])
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.splitlines() == [f"error: {tmp_path / 'gru.json'}: not valid JSON (Expecting ',' delimiter: "
+                                        "line 1 column 22 (char 21)); run `dvc repro` to rewrite it"]
+    assert not (tmp_path / "q3.json").exists()
