@@ -7,9 +7,13 @@ fail later with a different message (file not found) or write outputs: the case 
 
 from __future__ import annotations
 
+import signal
+import subprocess
+import sys
+
 import pytest
 
-from tests.conftest import make_data1, make_data2, make_data3, run_stage
+from tests.conftest import ROOT, make_data1, make_data2, make_data3, run_stage
 
 MISSING = "missing.h5"  # relative to the case's tmp_path: never created
 
@@ -163,6 +167,16 @@ CASES = [
     ("q3_train evaluate", {"--split": "valid"}, "--split", "'valid'"),
     ("q3_compare", {"--params": "q3:\n  models:\n    rnn: {}\n    transformer: {}\n"}, "q3.models (key)",
      "'transformer'"),
+    # a value of the wrong type, rejected by Typer itself: the key comes from the option's help text
+    ("q1_preprocess", {"--sample-size": "10.5"}, "q1.preprocess.sample_size", "'10.5'"),
+    ("q1_train", {"--hidden": "64.5"}, "q1.hidden", "'64.5'"),
+    ("q1_train", {"--beta": "strong"}, "q1.beta", "'strong'"),
+    ("q1_search", {"--beta": ["1", "x"]}, "q1.search.beta", "'x'"),
+    ("q1_sweep_summary", {"--hidden": ["10", "5.5"]}, "q1.sweep.hidden", "'5.5'"),
+    ("q2_train", {"--hidden": "64.5"}, "q2.sizes.<name>.hidden", "'64.5'"),
+    ("q2_train", {"--lr": "fast"}, "q2.lr", "'fast'"),
+    ("q3_train train", {"--epochs": "2.5"}, "q3.models.<m>.epochs", "'2.5'"),
+    ("q3_train train", {"--clip": "off"}, "q3.models.<m>.clip", "'off'"),
 ]
 
 
@@ -218,3 +232,43 @@ def test_divergence_stops_with_one_line_naming_epoch_and_learning_rate(stage, ma
     assert "Traceback" not in proc.stderr and len(errors) == 1, proc.stderr
     assert "diverged at epoch 1" in errors[0] and f"{key} (now 1e+300)" in errors[0], errors[0]
     assert not [p for p in (tmp_path / "out").rglob("*") if p.suffix in (".json", ".npz")]  # no NaN results
+
+
+def test_a_value_of_the_wrong_type_names_key_value_and_option(tmp_path):
+    proc = run_stage("pipeline.q2_train", _argv({**VALID["q2_train"], "--hidden": "64.5"}, tmp_path))
+    assert proc.returncode == 2 and proc.stderr.splitlines() == [
+        "error: params.yaml q2.sizes.<name>.hidden = '64.5' (option --hidden): Input should be a valid integer, "
+        "unable to parse string as an integer"]
+
+
+@pytest.mark.parametrize(("args", "line"), [
+    (["--bogus", "1"], "error: No such option: --bogus"),
+    (["--dim", "4"], "error: Missing option '--name'."),
+])
+def test_other_command_line_mistakes_are_one_line_too(args, line):
+    proc = run_stage("pipeline.q2_train", args)
+    assert proc.returncode == 2 and proc.stderr.splitlines() == [line]
+
+
+def test_help_still_works():
+    proc = run_stage("pipeline.q3_train", ["train", "--help"])
+    assert proc.returncode == 0 and "params.yaml q3.models.<m>.clip" in proc.stdout and not proc.stderr
+
+
+@pytest.mark.parametrize(("signum", "message"), [(signal.SIGTERM, True), (signal.SIGINT, False)])
+def test_an_interrupted_stage_exits_130(tmp_path, signum, message):
+    make_data2(tmp_path / "data.h5")
+    argv = _argv({"--data": "data.h5", "--name": "tiny", "--dim": "4", "--hidden": "8", "--epochs": "100000",
+                  "--patience": "100000", "--artifacts": "out", "--plots": "out", "--results": "out"}, tmp_path)
+    job = subprocess.Popen([sys.executable, "-m", "pipeline.q2_train", *argv], cwd=ROOT, stderr=subprocess.PIPE,
+                           stdout=subprocess.DEVNULL, text=True)
+    try:
+        assert "epoch 1:" in job.stderr.readline()  # training is under way
+        job.send_signal(signum)
+        rest = job.communicate(timeout=60)[1]
+    finally:
+        job.kill()
+    assert job.returncode == 130 and "Traceback" not in rest, rest
+    interrupted = [line for line in rest.splitlines() if line.startswith("interrupted: ")]
+    assert interrupted == (["interrupted: earlier outputs are unchanged; run `dvc repro` to finish"] if message else [])
+    assert not (tmp_path / "out").exists()
