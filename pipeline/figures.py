@@ -61,9 +61,14 @@ def epoch_curve_figure(curve: pd.DataFrame, panels: Sequence[tuple[str, str]], t
             ax.plot(curve["epoch"], curve[f"{split}_{column}"], style, label=label)
     for ax, (_, ylabel) in zip(axes, panels, strict=True):
         ax.axvline(best_epoch, color="grey", lw=0.8, ls=":", label=f"best epoch {best_epoch}")
-        ax.set_xlabel("epoch")
-        ax.set_ylabel(ylabel)
-        ax.grid(alpha=0.3)
-        ax.legend()
+        epoch_axes(ax, ylabel)
     fig.suptitle(title)
     atomic.save_figure(fig, path)
+
+
+def epoch_axes(ax, ylabel: str) -> None:
+    """Finish a per-epoch panel: x label "epoch", the y label, a light grid and the legend."""
+    ax.set_xlabel("epoch")
+    ax.set_ylabel(ylabel)
+    ax.grid(alpha=0.3)
+    ax.legend()

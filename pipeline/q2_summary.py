@@ -49,11 +49,8 @@ def validation_figure(curves: dict[str, pd.DataFrame], labels: dict[str, str], b
         ax_acc.plot(curve["epoch"], curve["val_accuracy"], color=line.get_color(), label=labels[name])
         best = curve[curve["epoch"] == best_epochs[name]]
         ax_ce.plot(best["epoch"], best["val_cross_entropy"], "o", color=line.get_color())
-    for ax, ylabel in ((ax_ce, "validation cross-entropy"), (ax_acc, "validation accuracy")):
-        ax.set_xlabel("epoch")
-        ax.set_ylabel(ylabel)
-        ax.grid(alpha=0.3)
-        ax.legend()
+    figures.epoch_axes(ax_ce, "validation cross-entropy")
+    figures.epoch_axes(ax_acc, "validation accuracy")
     ax_ce.set_title("dots: best epoch (weights kept)")
     atomic.save_figure(fig, path)
 

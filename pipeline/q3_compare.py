@@ -54,10 +54,7 @@ def comparison_figure(summaries: dict[str, dict], plots: Path, path: Path) -> No
         curve = read_csv(Path(plots) / f"{m}_curve.csv", ("epoch", "val_error"))
         label = f"{m.upper()} (best epoch {summaries[m]['best_epoch']})"
         ax_curve.plot(curve["epoch"], curve["val_error"], label=label)
-    ax_curve.set_xlabel("epoch")
-    ax_curve.set_ylabel("validation error rate")
-    ax_curve.grid(alpha=0.3)
-    ax_curve.legend()
+    figures.epoch_axes(ax_curve, "validation error rate")
     fig.suptitle("Q3: recurrent layers compared (128 units, MLP head)")
     atomic.save_figure(fig, path)
 
