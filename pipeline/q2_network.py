@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import zipfile
 from pathlib import Path
 
 import numpy as np
 
 from models.language import TrigramLM
-from pipeline import atomic
+from pipeline import atomic, outputs
 from pipeline.errors import UserError
 
 PARAM_NAMES = ("R", "W1", "b1", "W2", "b2")
@@ -26,16 +25,9 @@ def save_network(path: Path, params: dict[str, np.ndarray]) -> None:
 def load_network(path: Path) -> tuple[TrigramLM, dict[str, np.ndarray]]:
     """The model and its parameters from an .npz written by q2_train; D and P come from the shapes.
 
-    Raises UserError (one line naming the file) when it is missing, unreadable or inconsistent.
+    Raises UserError (one line naming the file) when it is missing, damaged or inconsistent.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise UserError(f"{path}: trained network not found (run the q2_train stage first)")
-    try:
-        with np.load(path) as npz:
-            params = {k: npz[k] for k in PARAM_NAMES}
-    except (OSError, KeyError, ValueError, zipfile.BadZipFile) as err:
-        raise UserError(f"{path}: not a Q2 network file ({err.__class__.__name__}: {err})") from None
+    params = outputs.read_npz(path, PARAM_NAMES)
     vocab, dim = params["R"].shape
     hidden = params["W1"].shape[1]
     model = TrigramLM(vocab=vocab, dim=dim, hidden=hidden)

@@ -55,7 +55,7 @@ def test_bad_predict_and_embedding_options(tmp_path, tiny_data2, monkeypatch, ca
     assert code == 2 and err == ["error: params.yaml q2.predict.count = 0: must be a positive integer",
                                  "error: params.yaml q2.predict.top = -1: must be a positive integer"]
     code, err = invoke(q2_predict, ["--data", tiny_data2, "--artifacts", tmp_path], monkeypatch, capsys)
-    assert code == 2 and len(err) == 1 and "trained network not found" in err[0]
+    assert code == 2 and len(err) == 1 and "d32_p256.npz: missing (run `dvc repro`" in err[0]
     code, err = invoke(q2_embeddings, ["--data", tiny_data2, "--words", "w1,nonsense"], monkeypatch, capsys)
     assert code == 2 and err == ["error: params.yaml q2.embeddings.words = 'w1,nonsense': "
                                  "not in the vocabulary: nonsense"]
