@@ -126,7 +126,7 @@ def _torch_reference(torch, cell, params, x, y):
         grads["bhn"] = module.bias_hh_l0.grad[2 * hidden :]
     for k in layers:
         grads[k], grads["b" + k[1:]] = weights[k].grad, biases[k].grad
-    return float(loss), {k: v.numpy() for k, v in grads.items()}
+    return float(loss.detach()), {k: v.numpy() for k, v in grads.items()}
 
 
 @pytest.mark.parametrize("cell", CELLS)
