@@ -260,8 +260,10 @@ def test_an_interrupted_stage_exits_130(tmp_path, signum, message):
     make_data2(tmp_path / "data.h5")
     argv = _argv({"--data": "data.h5", "--name": "tiny", "--dim": "4", "--hidden": "8", "--epochs": "100000",
                   "--patience": "100000", "--artifacts": "out", "--plots": "out", "--results": "out"}, tmp_path)
+    # a shell's background job starts with SIGINT ignored (Python then keeps ignoring it): restore the default
     job = subprocess.Popen([sys.executable, "-m", "pipeline.q2_train", *argv], cwd=ROOT, stderr=subprocess.PIPE,
-                           stdout=subprocess.DEVNULL, text=True)
+                           stdout=subprocess.DEVNULL, text=True,
+                           preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         assert "epoch 1:" in job.stderr.readline()  # training is under way
         job.send_signal(signum)
