@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from models.language import TrigramLM
+from pipeline.data import VOCAB_SIZE
 from pipeline.document import Block, Bullets, Heading, Paragraph, Table
 from pipeline.report_common import Sources, num, pct
 
@@ -16,26 +17,20 @@ def label(result: dict) -> str:
     return f"(D, P) = ({result['dim']}, {result['hidden']})"
 
 
-def parameters(result: dict, vocabulary: int) -> int:
+def parameters(result: dict) -> int:
     """Weights and biases of the network (embedding, hidden layer, softmax layer), counted on a fresh one."""
-    model = TrigramLM(vocabulary, result["dim"], result["hidden"])
+    model = TrigramLM(VOCAB_SIZE, result["dim"], result["hidden"])
     return sum(w.size for w in model.init_params(np.random.default_rng(0), np.float32).values())
 
 
-def vocabulary_size(src: Sources) -> int:
-    """Words in the vocabulary: results/q2/predictions_probs.csv has one row per (trigram, word)."""
-    return int(src.csv("results/q2/predictions_probs.csv")["word_index"].nunique())
-
-
-def network_table(src: Sources, names: list[str], results: dict[str, dict], metrics: dict,
-                  vocabulary: int) -> pd.DataFrame:
+def network_table(src: Sources, names: list[str], results: dict[str, dict], metrics: dict) -> pd.DataFrame:
     """One row per network: epochs, train CE at the kept epoch, validation and test CE / accuracy, seconds."""
     rows = []
     for name in names:
         curve = src.csv(f"plots/q2/{name}_curve.csv")
         best = metrics[f"{name}.best_epoch"]
         rows.append({
-            "network": label(results[name]), "parameters": parameters(results[name], vocabulary),
+            "network": label(results[name]), "parameters": parameters(results[name]),
             "best epoch": best, "stopped epoch": metrics[f"{name}.stopped_epoch"],
             "train CE": float(curve.loc[curve["epoch"] == best, "train_cross_entropy"].iloc[0]),
             "val CE": metrics[f"{name}.val_cross_entropy"], "val accuracy": metrics[f"{name}.val_accuracy"],
@@ -45,7 +40,7 @@ def network_table(src: Sources, names: list[str], results: dict[str, dict], metr
     return pd.DataFrame(rows)
 
 
-def comparison(table: pd.DataFrame, vocabulary: int) -> tuple[str, ...]:
+def comparison(table: pd.DataFrame) -> tuple[str, ...]:
     """Computed sentences: best network by validation CE and its margins, perplexity, overfitting gap."""
     ranked = table.sort_values("val CE").reset_index(drop=True)
     best = ranked.iloc[0]
@@ -56,7 +51,7 @@ def comparison(table: pd.DataFrame, vocabulary: int) -> tuple[str, ...]:
         + (f" ({margins})." if margins else "."),
         "As perplexities (e^CE, the effective number of equally likely next words): "
         + ", ".join(f"{row['network']} {math.exp(row['val CE']):.1f}" for _, row in table.iterrows())
-        + f", against {vocabulary} for guessing uniformly over the vocabulary (CE {num(math.log(vocabulary))}).",
+        + f", against {VOCAB_SIZE} for guessing uniformly over the vocabulary (CE {num(math.log(VOCAB_SIZE))}).",
         "Test cross-entropy ranks the networks as "
         + " < ".join(table.sort_values("test CE")["network"]) + "; test accuracy (top-1 word correct) ranges from "
         f"{pct(table['test accuracy'].min())} to {pct(table['test accuracy'].max())}.",
@@ -96,13 +91,12 @@ def training(src: Sources, params: dict) -> list[Block]:
     names = list(q2["sizes"])
     metrics = src.json("metrics/q2.json")
     results = {name: src.json(f"results/q2/{name}.json") for name in names}
-    vocabulary = vocabulary_size(src)
-    table = network_table(src, names, results, metrics, vocabulary)
+    table = network_table(src, names, results, metrics)
     blocks: list[Block] = [
         Heading(3, "Q2 (a) Training three network sizes"),
         Paragraph(
-            f"Each network maps the three words through one shared {vocabulary} × D embedding, a sigmoid hidden "
-            f"layer of P units and a {vocabulary}-way softmax. Mini-batch SGD, batch {q2['batch_size']}, momentum "
+            f"Each network maps the three words through one shared {VOCAB_SIZE} × D embedding, a sigmoid hidden "
+            f"layer of P units and a {VOCAB_SIZE}-way softmax. Mini-batch SGD, batch {q2['batch_size']}, momentum "
             f"{num(q2['momentum'])}, Gaussian initialisation with std {num(q2['init_std'])}, learning rate "
             f"{num(q2['lr'])} ({q2['schedule']} schedule), early stopping on the validation cross-entropy with "
             f"patience {q2['patience']} (the weights of the best epoch are kept). " + stopping(names, results, params)
@@ -114,7 +108,7 @@ def training(src: Sources, params: dict) -> list[Block]:
     blocks += [src.figure(f"plots/q2/{name}_curve.png", f"{label(results[name])}: training and validation "
                           "cross-entropy per epoch.") for name in names]
     blocks += [
-        Bullets(comparison(table, vocabulary)),
+        Bullets(comparison(table)),
         Paragraph(
             "A larger embedding lets words that behave alike share finer distinctions, and a larger hidden layer "
             "can combine the three context words in more ways; the price is more parameters to fit from the same "
@@ -135,7 +129,6 @@ def prediction(src: Sources, params: dict) -> list[Block]:
     pred = params["q2"]["predict"]
     top = src.csv("results/q2/top10.csv")
     truth = true_word_ranks(src.csv("results/q2/predictions_probs.csv"))
-    vocabulary = vocabulary_size(src)
     lists = top.groupby("test_row", sort=True)["word"].apply(", ".join).rename("top candidates")
     shown = truth.join(lists, on="test_row").rename(columns={"rank": "true rank", "probability": "p(true)"})
     inside = int((truth["rank"] <= pred["top"]).sum())
@@ -144,7 +137,7 @@ def prediction(src: Sources, params: dict) -> list[Block]:
         Heading(3, f"Q2 (b) Predicting the 4th word of {len(truth)} test trigrams"),
         Paragraph(
             f"Network {pred['network']}; {len(truth)} test trigrams drawn with seed {pred['seed']}. For each, the "
-            f"{pred['top']} most probable next words (of all {vocabulary} probabilities, kept in "
+            f"{pred['top']} most probable next words (of all {VOCAB_SIZE} probabilities, kept in "
             "`results/q2/predictions_probs.csv`), most probable first, and the rank of the word the test set has."
         ),
         Table(shown),
@@ -153,7 +146,7 @@ def prediction(src: Sources, params: dict) -> list[Block]:
             f"The true word is among the top {pred['top']} for {inside} of the {len(truth)} trigrams and ranked "
             f"first for {first}; its median rank is {num(float(truth['rank'].median()), 3)}.",
             f"The mean probability given to the true word is {num(float(truth['probability'].mean()), 3)}, "
-            f"{float(truth['probability'].mean()) * vocabulary:.0f} times the uniform 1/{vocabulary}.",
+            f"{float(truth['probability'].mean()) * VOCAB_SIZE:.0f} times the uniform 1/{VOCAB_SIZE}.",
             f"The top {pred['top']} candidates carry "
             f"{pct(float(top.groupby('test_row')['probability'].sum().mean()))} of the probability on average.",
         )),
