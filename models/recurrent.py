@@ -9,7 +9,7 @@ step needs ONE matrix product h_{t-1} Wh:
 
 Speed (this is the hot loop of Q3, 150 steps per batch):
 
-- the input enters the same GEMM as the state: z_{t-1} = [h_{t-1}, x_t, 1] (N, H + D + 1) times
+- the input enters the same GEMM as the state: the stacked row [h_{t-1}, x_t, 1] (N, H + D + 1) times
   [Wh; Wx; b] (no separate projection buffer, no per-step addition);
 - buffers are time-major, so the slice of step t is contiguous, and preallocated in a `Workspace`
   that is reused from batch to batch; every per-step operation writes with `out=`;
@@ -19,14 +19,17 @@ Speed (this is the hot loop of Q3, 150 steps per batch):
   operations run on contiguous arrays (column slices of an (N, G H) array cost ~3x more); one strided
   copy per step moves between this layout and the (N, G H) layout of the GEMMs;
 - BPTT stores the pre-activation deltas dA_t of every step and forms d[Wh; Wx; b] =
-  sum_t z_{t-1}^T dA_t as ONE product of the stacked (T N, H + D + 1)^T @ (T N, G H) arrays after
-  the loop;
+  sum_t [h_{t-1}, x_t, 1]^T dA_t as ONE product of the stacked (T N, H + D + 1)^T @ (T N, G H) arrays
+  after the loop;
 - `flush_tiny` zeroes deltas that decay towards the float32 denormal range (~1e-38), where every
   arithmetic operation becomes many times slower.
 
 Known traps avoided (each is covered by the finite-difference and PyTorch tests): the transpose in
 dh_{t-1} = dA_t Wh^T, the time index (dA_t pairs with h_{t-1}, not h_t) and the first step (t = 1 is
 back-propagated into Wx and b even though h_0 = 0 contributes nothing to dWh).
+
+`models/recurrent_reference.py` computes the same thing the obvious way; tests/unit/test_recurrent_reference.py
+holds the two equal.
 """
 
 from __future__ import annotations
@@ -117,22 +120,23 @@ class _Layer:
 
     @staticmethod
     def stacked_inputs(x: np.ndarray, hidden: int, ws: Workspace) -> np.ndarray:
-        """z (T+1, N, H + D + 1) with z[t-1] = [h_{t-1}, x_t, 1], so that one GEMM z[t-1] @ [Wh; Wx; b]
-        gives every gate's pre-activation at step t, and z[:T] stacked gives every weight gradient at once.
-        Row z[0] holds h_0 = 0; the layer writes h_t into z[t][:, :H]."""
-        t_steps, n, d = x.shape
-        z = ws.get("z", (t_steps + 1, n, hidden + d + 1), x.dtype)
-        z[0, :, :hidden] = 0
-        z[:t_steps, :, hidden:-1] = x
-        z[:t_steps, :, -1] = 1
-        z[t_steps, :, hidden:] = 0
-        return z
+        """stacked (T+1, N, H + D + 1) with stacked[t-1] = [h_{t-1}, x_t, 1], so that one GEMM
+        stacked[t-1] @ [Wh; Wx; b] gives every gate's pre-activation at step t, and stacked[:T] gives every
+        weight gradient at once. Row stacked[0] holds h_0 = 0; the layer writes h_t into stacked[t][:, :H]."""
+        t_steps, n, d_in = x.shape
+        stacked = ws.get("stacked", (t_steps + 1, n, hidden + d_in + 1), x.dtype)
+        stacked[0, :, :hidden] = 0
+        stacked[:t_steps, :, hidden:-1] = x
+        stacked[:t_steps, :, -1] = 1
+        stacked[t_steps, :, hidden:] = 0
+        return stacked
 
     @staticmethod
-    def stacked_grad(z: np.ndarray, da: np.ndarray) -> np.ndarray:
-        """d[Wh; Wx; b] = sum_t [h_{t-1}, x_t, 1]^T dA_t as ONE GEMM: z (T+1, N, K), da (T, N, GH) -> (K, GH)."""
-        t_steps = len(da)
-        return z[:t_steps].reshape(-1, z.shape[-1]).T @ da.reshape(-1, da.shape[-1])
+    def stacked_grad(stacked: np.ndarray, dpre: np.ndarray) -> np.ndarray:
+        """d[Wh; Wx; b] = sum_t [h_{t-1}, x_t, 1]^T dA_t as ONE GEMM: stacked (T+1, N, K) and the deltas
+        dA_t in dpre (T, N, G H) -> (K, G H)."""
+        t_steps = len(dpre)
+        return stacked[:t_steps].reshape(-1, stacked.shape[-1]).T @ dpre.reshape(-1, dpre.shape[-1])
 
 
 class RNNLayer(_Layer):
@@ -155,31 +159,31 @@ class RNNLayer(_Layer):
     def forward(self, params: Params, x: np.ndarray, ws: Workspace) -> tuple[np.ndarray, dict]:
         t_steps, n, _ = x.shape
         hidden = params["Wh"].shape[0]
-        w = np.concatenate([params["Wh"], params["Wx"], params["b"][None]])
-        z = self.stacked_inputs(x, hidden, ws)
-        tmp = ws.get("tmp", (n, hidden), x.dtype)
+        weights = np.concatenate([params["Wh"], params["Wx"], params["b"][None]])  # [Wh; Wx; b]
+        stacked = self.stacked_inputs(x, hidden, ws)
+        preact = ws.get("preact", (n, hidden), x.dtype)  # a_t
         for t in range(1, t_steps + 1):
-            np.matmul(z[t - 1], w, out=tmp)
-            np.tanh(tmp, out=z[t, :, :hidden])
-        return z[t_steps, :, :hidden], {"z": z}
+            np.matmul(stacked[t - 1], weights, out=preact)
+            np.tanh(preact, out=stacked[t, :, :hidden])  # h_t
+        return stacked[t_steps, :, :hidden], {"stacked": stacked}
 
     def backward(self, params: Params, cache: dict, dh_last: np.ndarray, ws: Workspace) -> Params:
-        z = cache["z"]
-        t_steps, n, hidden = len(z) - 1, z.shape[1], params["Wh"].shape[0]
-        wh_t = np.ascontiguousarray(params["Wh"].T)
-        da = ws.get("da", (t_steps, n, hidden), z.dtype)
-        dh = dh_last.copy()
+        stacked = cache["stacked"]
+        t_steps, n, hidden = len(stacked) - 1, stacked.shape[1], params["Wh"].shape[0]
+        wh_transposed = np.ascontiguousarray(params["Wh"].T)
+        dpre = ws.get("dpre", (t_steps, n, hidden), stacked.dtype)  # dA_t of every step
+        dh_t = dh_last.copy()
         for t in range(t_steps, 0, -1):
-            h, d = z[t, :, :hidden], da[t - 1]
-            np.multiply(h, h, out=d)
-            np.subtract(1, d, out=d)
-            d *= dh
+            h_t, dpre_t = stacked[t, :, :hidden], dpre[t - 1]
+            np.multiply(h_t, h_t, out=dpre_t)
+            np.subtract(1, dpre_t, out=dpre_t)
+            dpre_t *= dh_t
             if t > 1:
-                np.matmul(d, wh_t, out=dh)
+                np.matmul(dpre_t, wh_transposed, out=dh_t)  # becomes dh_{t-1}
                 if t % 4 == 0:
-                    flush_tiny(dh)
-        dw = self.stacked_grad(z, da)
-        return {"Wh": dw[:hidden], "Wx": dw[hidden:-1], "b": dw[-1]}
+                    flush_tiny(dh_t)
+        dweights = self.stacked_grad(stacked, dpre)
+        return {"Wh": dweights[:hidden], "Wx": dweights[hidden:-1], "b": dweights[-1]}
 
 
 class LSTMLayer(_Layer):
@@ -206,7 +210,9 @@ class LSTMLayer(_Layer):
     name = "lstm"
     gates = 4
     sigmoid_blocks = (0, 1, 2)  # in the internal order i, f, o, g
-    ORDER = [0, 1, 3, 2]  # internal block k is parameter block ORDER[k] (a swap, so its own inverse)
+    # internal block k (i, f, o, g) is parameter block PARAM_TO_INTERNAL_BLOCKS[k] (i, f, g, o); a swap of
+    # g and o, so the same indexing also maps internal back to parameter order
+    PARAM_TO_INTERNAL_BLOCKS = [0, 1, 3, 2]
 
     def init_params(self, rng, n_in, hidden, dtype=np.float64, recurrent_init="glorot", recurrent_gain=1.0):
         params = super().init_params(rng, n_in, hidden, dtype, recurrent_init, recurrent_gain)
@@ -216,73 +222,76 @@ class LSTMLayer(_Layer):
     def reorder(self, w: np.ndarray) -> np.ndarray:
         """Swap the g and o column blocks of a (..., 4 H) array (parameter order <-> internal order)."""
         hidden = w.shape[-1] // 4
-        return w.reshape(*w.shape[:-1], 4, hidden)[..., self.ORDER, :].reshape(w.shape)
+        return w.reshape(*w.shape[:-1], 4, hidden)[..., self.PARAM_TO_INTERNAL_BLOCKS, :].reshape(w.shape)
 
     def forward(self, params: Params, x: np.ndarray, ws: Workspace) -> tuple[np.ndarray, dict]:
         t_steps, n, _ = x.shape
         hidden = params["Wh"].shape[0]
-        dt = x.dtype
-        scale = self.column_scale(hidden, dt)  # u = tanh(scale * a): a sigmoid is (1 + u) / 2
-        w = self.reorder(np.concatenate([params["Wh"], params["Wx"], params["b"][None]])) * scale
-        z = self.stacked_inputs(x, hidden, ws)
-        gates = ws.get("gates", (t_steps, 4, n, hidden), dt)  # i, f, o, g per step
-        deriv = ws.get("deriv", (t_steps, 4, n, hidden), dt)  # s (1 - s) and 1 - g^2
-        cs = ws.get("c", (t_steps + 1, n, hidden), dt)
-        tanh_c = ws.get("tanh_c", (t_steps, n, hidden), dt)
-        tmp4 = ws.get("tmp4", (n, 4 * hidden), dt)
-        tmp = ws.get("tmp", (n, hidden), dt)
-        cs[0] = 0
+        dtype = x.dtype
+        scale = self.column_scale(hidden, dtype)  # u = tanh(scale * a): a sigmoid is (1 + u) / 2
+        weights = self.reorder(np.concatenate([params["Wh"], params["Wx"], params["b"][None]])) * scale
+        stacked = self.stacked_inputs(x, hidden, ws)
+        gates = ws.get("gates", (t_steps, 4, n, hidden), dtype)  # i, f, o, g per step
+        slopes = ws.get("slopes", (t_steps, 4, n, hidden), dtype)  # each gate's s (1 - s), and 1 - g^2
+        cell_states = ws.get("cell_states", (t_steps + 1, n, hidden), dtype)  # c_0 .. c_T
+        tanh_c = ws.get("tanh_c", (t_steps, n, hidden), dtype)
+        preact = ws.get("preact", (n, 4 * hidden), dtype)  # scaled a_t, internal block order
+        gated_input = ws.get("gated_input", (n, hidden), dtype)  # i * g
+        cell_states[0] = 0
         for t in range(1, t_steps + 1):
-            gt, d = gates[t - 1], deriv[t - 1]
-            np.matmul(z[t - 1], w, out=tmp4)
-            np.copyto(gt, tmp4.reshape(n, 4, hidden).transpose(1, 0, 2))
-            np.tanh(gt, out=gt)
-            sig = gt[:3]
-            sig *= 0.5
-            sig += 0.5
-            np.multiply(gt, gt, out=d)
-            np.subtract(sig, d[:3], out=d[:3])
-            np.subtract(1, d[3], out=d[3])
-            i, f, o, g = gt
-            np.multiply(f, cs[t - 1], out=cs[t])
-            np.multiply(i, g, out=tmp)
-            cs[t] += tmp
-            np.tanh(cs[t], out=tanh_c[t - 1])
-            np.multiply(o, tanh_c[t - 1], out=z[t, :, :hidden])
-        return z[t_steps, :, :hidden], {"z": z, "c": cs, "tanh_c": tanh_c, "gates": gates, "deriv": deriv}
+            gates_t, slopes_t = gates[t - 1], slopes[t - 1]
+            np.matmul(stacked[t - 1], weights, out=preact)
+            np.copyto(gates_t, preact.reshape(n, 4, hidden).transpose(1, 0, 2))
+            np.tanh(gates_t, out=gates_t)
+            sigmoids = gates_t[:3]
+            sigmoids *= 0.5
+            sigmoids += 0.5
+            np.multiply(gates_t, gates_t, out=slopes_t)
+            np.subtract(sigmoids, slopes_t[:3], out=slopes_t[:3])
+            np.subtract(1, slopes_t[3], out=slopes_t[3])
+            i, f, o, g = gates_t
+            np.multiply(f, cell_states[t - 1], out=cell_states[t])
+            np.multiply(i, g, out=gated_input)
+            cell_states[t] += gated_input
+            np.tanh(cell_states[t], out=tanh_c[t - 1])
+            np.multiply(o, tanh_c[t - 1], out=stacked[t, :, :hidden])  # h_t
+        cache = {"stacked": stacked, "cell_states": cell_states, "tanh_c": tanh_c, "gates": gates, "slopes": slopes}
+        return stacked[t_steps, :, :hidden], cache
 
     def backward(self, params: Params, cache: dict, dh_last: np.ndarray, ws: Workspace) -> Params:
-        z, cs, tanh_c, gates, deriv = (cache[k] for k in ("z", "c", "tanh_c", "gates", "deriv"))
+        stacked, cell_states, tanh_c, gates, slopes = (
+            cache[k] for k in ("stacked", "cell_states", "tanh_c", "gates", "slopes")
+        )
         t_steps, n, hidden = tanh_c.shape
-        dt = z.dtype
-        wh_t = np.ascontiguousarray(self.reorder(params["Wh"]).T)
-        da = ws.get("da", (t_steps, n, 4 * hidden), dt)  # internal order, stacked for the weight GEMM
-        e = ws.get("e", (4, n, hidden), dt)
-        tmp = ws.get("tmp", (n, hidden), dt)
-        dh = dh_last.copy()
-        dc = np.zeros_like(dh)
+        dtype = stacked.dtype
+        wh_transposed = np.ascontiguousarray(self.reorder(params["Wh"]).T)
+        dpre = ws.get("dpre", (t_steps, n, 4 * hidden), dtype)  # dA_t, internal order, stacked for the weight GEMM
+        dpre_gates = ws.get("dpre_gates", (4, n, hidden), dtype)  # this step's dA_t, gate-major
+        dc_from_h = ws.get("dc_from_h", (n, hidden), dtype)  # dh_t * o * (1 - tanh(c_t)^2)
+        dh_t = dh_last.copy()
+        dc_t = np.zeros_like(dh_t)
         for t in range(t_steps, 0, -1):
-            tc = tanh_c[t - 1]
+            tanh_c_t = tanh_c[t - 1]
             i, f, o, g = gates[t - 1]
-            np.multiply(tc, tc, out=tmp)
-            np.subtract(1, tmp, out=tmp)
-            tmp *= o
-            tmp *= dh
-            dc += tmp
-            np.multiply(dc, g, out=e[0])
-            np.multiply(dc, cs[t - 1], out=e[1])
-            np.multiply(dh, tc, out=e[2])
-            np.multiply(dc, i, out=e[3])
-            e *= deriv[t - 1]
-            np.copyto(da[t - 1].reshape(n, 4, hidden), e.transpose(1, 0, 2))
+            np.multiply(tanh_c_t, tanh_c_t, out=dc_from_h)
+            np.subtract(1, dc_from_h, out=dc_from_h)
+            dc_from_h *= o
+            dc_from_h *= dh_t
+            dc_t += dc_from_h
+            np.multiply(dc_t, g, out=dpre_gates[0])
+            np.multiply(dc_t, cell_states[t - 1], out=dpre_gates[1])
+            np.multiply(dh_t, tanh_c_t, out=dpre_gates[2])
+            np.multiply(dc_t, i, out=dpre_gates[3])
+            dpre_gates *= slopes[t - 1]
+            np.copyto(dpre[t - 1].reshape(n, 4, hidden), dpre_gates.transpose(1, 0, 2))
             if t > 1:
-                dc *= f
-                np.matmul(da[t - 1], wh_t, out=dh)
+                dc_t *= f  # becomes dc_{t-1}
+                np.matmul(dpre[t - 1], wh_transposed, out=dh_t)  # becomes dh_{t-1}
                 if t % 4 == 0:
-                    flush_tiny(dh)
-                    flush_tiny(dc)
-        dw = self.reorder(self.stacked_grad(z, da))
-        return {"Wh": dw[:hidden], "Wx": dw[hidden:-1], "b": dw[-1]}
+                    flush_tiny(dh_t)
+                    flush_tiny(dc_t)
+        dweights = self.reorder(self.stacked_grad(stacked, dpre))
+        return {"Wh": dweights[:hidden], "Wx": dweights[hidden:-1], "b": dweights[-1]}
 
 
 class GRULayer(_Layer):
@@ -307,7 +316,8 @@ class GRULayer(_Layer):
 
     The per-step GEMM is [h_{t-1}, x_t, 1] @ [[Whr, Whz, Whn], [Wxr, Wxz, 0], [br, bz, bhn]], which yields
     the r and z pre-activations and q at once; a_n = x_t Wxn + bn for all steps is one GEMM before the
-    loop. Each step's gates are kept gate-major, (4, N, H) = r, z, q, n, so every operation is contiguous.
+    loop. Each step's gates are kept gate-major, (4, N, H) = r, z, q, n, so every operation is contiguous;
+    in the code r is `reset`, z `update` and n `candidate`.
     """
 
     name = "gru"
@@ -322,77 +332,78 @@ class GRULayer(_Layer):
     def forward(self, params: Params, x: np.ndarray, ws: Workspace) -> tuple[np.ndarray, dict]:
         t_steps, n, d_in = x.shape
         hidden = params["Wh"].shape[0]
-        h2 = 2 * hidden
-        dt = x.dtype
+        n_start = 2 * hidden  # first column of the n block
+        dtype = x.dtype
         b = params["b"]
-        w = np.concatenate([params["Wh"], params["Wx"], b[None]])
-        w[hidden:-1, h2:] = 0
-        w[-1, h2:] = params["bhn"]
-        w *= self.column_scale(hidden, dt)  # u = tanh(a / 2) on r, z: a sigmoid is (1 + u) / 2
-        z = self.stacked_inputs(x, hidden, ws)
-        xn = ws.get("xn", (t_steps, n, hidden), dt)  # a_n = x_t Wxn + bn, all steps at once
-        wn = np.concatenate([params["Wx"][:, h2:], b[None, h2:]])
-        np.matmul(z[:t_steps, :, hidden:].reshape(-1, d_in + 1), wn, out=xn.reshape(-1, hidden))
-        gates = ws.get("gates", (t_steps, 4, n, hidden), dt)  # r, z, q, n per step
-        deriv = ws.get("deriv", (t_steps, 3, n, hidden), dt)  # s (1 - s) and 1 - n^2
-        diff = ws.get("diff", (t_steps, n, hidden), dt)  # h_{t-1} - n
-        tmp3 = ws.get("tmp3", (n, 3 * hidden), dt)
-        tmp = ws.get("tmp", (n, hidden), dt)
+        weights = np.concatenate([params["Wh"], params["Wx"], b[None]])
+        weights[hidden:-1, n_start:] = 0
+        weights[-1, n_start:] = params["bhn"]
+        weights *= self.column_scale(hidden, dtype)  # u = tanh(a / 2) on r, z: a sigmoid is (1 + u) / 2
+        stacked = self.stacked_inputs(x, hidden, ws)
+        a_n = ws.get("a_n", (t_steps, n, hidden), dtype)  # a_n = x_t Wxn + bn, all steps at once
+        weights_n = np.concatenate([params["Wx"][:, n_start:], b[None, n_start:]])  # [Wxn; bn]
+        np.matmul(stacked[:t_steps, :, hidden:].reshape(-1, d_in + 1), weights_n, out=a_n.reshape(-1, hidden))
+        gates = ws.get("gates", (t_steps, 4, n, hidden), dtype)  # r, z, q, n per step
+        slopes = ws.get("slopes", (t_steps, 3, n, hidden), dtype)  # s (1 - s) of r and z, and 1 - n^2
+        h_minus_n = ws.get("h_minus_n", (t_steps, n, hidden), dtype)  # h_{t-1} - n
+        preact = ws.get("preact", (n, 3 * hidden), dtype)  # scaled a_r + m_r, a_z + m_z, and q
+        update_term = ws.get("update_term", (n, hidden), dtype)  # z * (h_{t-1} - n)
         for t in range(1, t_steps + 1):
-            gt, d = gates[t - 1], deriv[t - 1]
-            np.matmul(z[t - 1], w, out=tmp3)
-            np.copyto(gt[:3], tmp3.reshape(n, 3, hidden).transpose(1, 0, 2))
-            rz = gt[:2]
-            np.tanh(rz, out=rz)
-            rz *= 0.5
-            rz += 0.5
-            r, zg, q, cand = gt
-            np.multiply(r, q, out=cand)
-            cand += xn[t - 1]
-            np.tanh(cand, out=cand)
-            np.multiply(rz, rz, out=d[:2])
-            np.subtract(rz, d[:2], out=d[:2])
-            np.multiply(cand, cand, out=d[2])
-            np.subtract(1, d[2], out=d[2])
-            np.subtract(z[t - 1, :, :hidden], cand, out=diff[t - 1])
-            np.multiply(zg, diff[t - 1], out=tmp)
-            np.add(cand, tmp, out=z[t, :, :hidden])
-        return z[t_steps, :, :hidden], {"z": z, "gates": gates, "deriv": deriv, "diff": diff}
+            gates_t, slopes_t = gates[t - 1], slopes[t - 1]
+            np.matmul(stacked[t - 1], weights, out=preact)
+            np.copyto(gates_t[:3], preact.reshape(n, 3, hidden).transpose(1, 0, 2))
+            reset_update = gates_t[:2]
+            np.tanh(reset_update, out=reset_update)
+            reset_update *= 0.5
+            reset_update += 0.5
+            reset, update, q, candidate = gates_t
+            np.multiply(reset, q, out=candidate)
+            candidate += a_n[t - 1]
+            np.tanh(candidate, out=candidate)
+            np.multiply(reset_update, reset_update, out=slopes_t[:2])
+            np.subtract(reset_update, slopes_t[:2], out=slopes_t[:2])
+            np.multiply(candidate, candidate, out=slopes_t[2])
+            np.subtract(1, slopes_t[2], out=slopes_t[2])
+            np.subtract(stacked[t - 1, :, :hidden], candidate, out=h_minus_n[t - 1])
+            np.multiply(update, h_minus_n[t - 1], out=update_term)
+            np.add(candidate, update_term, out=stacked[t, :, :hidden])  # h_t
+        cache = {"stacked": stacked, "gates": gates, "slopes": slopes, "h_minus_n": h_minus_n}
+        return stacked[t_steps, :, :hidden], cache
 
     def backward(self, params: Params, cache: dict, dh_last: np.ndarray, ws: Workspace) -> Params:
-        z, gates, deriv, diff = (cache[k] for k in ("z", "gates", "deriv", "diff"))
-        t_steps, n, hidden = diff.shape
-        h2 = 2 * hidden
-        dt = z.dtype
-        wh_t = np.ascontiguousarray(params["Wh"].T)
-        dm = ws.get("dm", (t_steps, n, 3 * hidden), dt)
-        dn = ws.get("dn", (t_steps, n, hidden), dt)
-        e = ws.get("e", (3, n, hidden), dt)
-        direct = ws.get("direct", (n, hidden), dt)
-        dh = dh_last.copy()
+        stacked, gates, slopes, h_minus_n = (cache[k] for k in ("stacked", "gates", "slopes", "h_minus_n"))
+        t_steps, n, hidden = h_minus_n.shape
+        n_start = 2 * hidden  # first column of the n block
+        dtype = stacked.dtype
+        wh_transposed = np.ascontiguousarray(params["Wh"].T)
+        dpre = ws.get("dpre", (t_steps, n, 3 * hidden), dtype)  # dM_t of every step
+        dn_pre = ws.get("dn_pre", (t_steps, n, hidden), dtype)  # dn_pre of every step
+        dpre_gates = ws.get("dpre_gates", (3, n, hidden), dtype)  # this step's dM_t, gate-major
+        dh_direct = ws.get("dh_direct", (n, hidden), dtype)  # dh_t * z: the path through z * h_{t-1}
+        dh_t = dh_last.copy()
         for t in range(t_steps, 0, -1):
-            d, dnt = deriv[t - 1], dn[t - 1]
-            r, zg, q, _ = gates[t - 1]
-            np.multiply(dh, zg, out=direct)
-            np.subtract(dh, direct, out=dnt)
-            dnt *= d[2]
-            np.multiply(dnt, q, out=e[0])
-            np.multiply(dh, diff[t - 1], out=e[1])
-            np.multiply(dnt, r, out=e[2])
-            e[:2] *= d[:2]
-            np.copyto(dm[t - 1].reshape(n, 3, hidden), e.transpose(1, 0, 2))
+            slopes_t, dn_pre_t = slopes[t - 1], dn_pre[t - 1]
+            reset, update, q, _ = gates[t - 1]
+            np.multiply(dh_t, update, out=dh_direct)
+            np.subtract(dh_t, dh_direct, out=dn_pre_t)
+            dn_pre_t *= slopes_t[2]
+            np.multiply(dn_pre_t, q, out=dpre_gates[0])
+            np.multiply(dh_t, h_minus_n[t - 1], out=dpre_gates[1])
+            np.multiply(dn_pre_t, reset, out=dpre_gates[2])
+            dpre_gates[:2] *= slopes_t[:2]
+            np.copyto(dpre[t - 1].reshape(n, 3, hidden), dpre_gates.transpose(1, 0, 2))
             if t > 1:
-                np.matmul(dm[t - 1], wh_t, out=dh)
-                dh += direct
+                np.matmul(dpre[t - 1], wh_transposed, out=dh_t)
+                dh_t += dh_direct  # now dh_{t-1}
                 if t % 4 == 0:
-                    flush_tiny(dh)
-        dw = self.stacked_grad(z, dm)  # rows h, x, 1; the x rows of the n block are not parameters
-        dwn = self.stacked_grad(z[:, :, hidden:], dn)  # d[Wxn; bn]
+                    flush_tiny(dh_t)
+        dweights = self.stacked_grad(stacked, dpre)  # rows h, x, 1; the x rows of the n block are not parameters
+        dweights_n = self.stacked_grad(stacked[:, :, hidden:], dn_pre)  # d[Wxn; bn]
         return {
-            "Wh": dw[:hidden],
-            "Wx": np.concatenate([dw[hidden:-1, :h2], dwn[:-1]], axis=1),
-            "b": np.concatenate([dw[-1, :h2], dwn[-1]]),
-            "bhn": dw[-1, h2:],
+            "Wh": dweights[:hidden],
+            "Wx": np.concatenate([dweights[hidden:-1, :n_start], dweights_n[:-1]], axis=1),
+            "b": np.concatenate([dweights[-1, :n_start], dweights_n[-1]]),
+            "bhn": dweights[-1, n_start:],
         }
 
 
