@@ -1,6 +1,6 @@
 """`python -m bench`: see bench/run.py."""
 
 from bench.run import app
-from pipeline.errors import run
+from pipeline.common.errors import run
 
 run(app)

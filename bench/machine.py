@@ -1,8 +1,8 @@
 """The machine: BLAS thread count and build, GEMM peak, and a description for the results file.
 
 NumPy's OpenBLAS reads OPENBLAS_NUM_THREADS / OMP_NUM_THREADS once, when numpy is first imported;
-changes in a running process go through models.blas.blas_threads (OpenBLAS's own setter via ctypes,
-threadpoolctl is not in our stack). Here we only read the current count and the runtime configuration.
+changes in a running process go through threadpoolctl (numpy's and scipy's OpenBLAS alike). Here we only
+read the current count and the runtime configuration.
 """
 
 from __future__ import annotations

@@ -11,9 +11,9 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from bench.runner import batch_rows
-from models.blas import blas_threads
 from models.contract import Model, Params
 from models.optim import MomentumSGD
 from models.trainer import TrainingDiverged
@@ -40,7 +40,7 @@ class OursRunner:
 
     def train_batches(self, count: int) -> None:
         n = min(len(self.order), count * self.batch_size)
-        with blas_threads(self.threads):
+        with threadpool_limits(limits=self.threads, user_api="blas"):
             for start in range(0, n, self.batch_size):
                 rows = self.order[start : start + self.batch_size]
                 loss, grads = self.model.loss_and_grads(self.params, tuple(a[rows] for a in self.data))
@@ -67,10 +67,11 @@ def model_and_params(work, weights: dict[str, np.ndarray], threads: int) -> tupl
     if work.family == "language":
         from models.language import TrigramLM
 
-        return TrigramLM(h["vocab"], h["dim"], h["hidden"]), _cast(weights)
+        return TrigramLM(h["vocab"], h["dim"], h["hidden"], init_std=0.01), _cast(weights)
     from models.sequence_classifier import RecurrentClassifier
 
-    model = RecurrentClassifier(work.family, h["n_in"], h["hidden"], (h["head"],), h["classes"], workers=threads)
+    model = RecurrentClassifier(work.family, h["n_in"], h["hidden"], (h["head"],), h["classes"], "glorot", 1.0,
+                                workers=threads)
     return model, _cast(weights)
 
 

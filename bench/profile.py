@@ -19,13 +19,13 @@ from pathlib import Path
 
 import numpy as np
 import typer
+from threadpoolctl import threadpool_limits
 
 import models
 from bench import ours
 from bench.workloads import load_all, reference_weights
-from models.blas import blas_threads
-from pipeline import atomic
-from pipeline.errors import UserError, make_app, run
+from pipeline.common import io
+from pipeline.common.errors import UserError, make_app, run
 
 app = make_app(__doc__)
 
@@ -110,7 +110,7 @@ def main(
     unknown = sorted(set(only) - set(works))
     if unknown:
         raise UserError(f"--only {', '.join(unknown)}: unknown workload (known: {', '.join(works)})")
-    with blas_threads(threads):
+    with threadpool_limits(limits=threads, user_api="blas"):
         for key in only:
             work = works[key]
             runner = ours.build(work, reference_weights(work, rng), rng.permutation(work.n_samples), threads)
@@ -124,7 +124,7 @@ def main(
             tracer.run(runner, work.n_batches(fraction))
             lines += [f"top {top} lines of models/ (traced run; s, % of traced time):", *tracer.top(top)]
             text = "\n".join(lines) + "\n\n" + profiler.output_text(unicode=True, color=False)
-            atomic.write_text(out_dir / f"profile_{key}.txt", text)
+            io.write_text(out_dir / f"profile_{key}.txt", text)
             print("\n".join(lines), file=sys.stderr, flush=True)
 
 

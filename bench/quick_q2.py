@@ -27,13 +27,13 @@ import numpy as np  # noqa: E402
 from models.language import TrigramLM  # noqa: E402
 from models.optim import MomentumSGD  # noqa: E402
 from models.trainer import train  # noqa: E402
-from pipeline.data import load_trigrams  # noqa: E402
+from pipeline.q2.data import load_trigrams  # noqa: E402
 
 BATCH, LR, MOMENTUM, STD = 200, 0.15, 0.85, 0.01
 
 
 def ours(x, d, dim, hidden, seed):
-    model = TrigramLM(dim=dim, hidden=hidden, init_std=STD)
+    model = TrigramLM(vocab=250, dim=dim, hidden=hidden, init_std=STD)
     params = model.init_params(np.random.default_rng(seed), np.float32)
     opt = MomentumSGD(LR, MOMENTUM)
     start = time.perf_counter()

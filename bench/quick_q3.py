@@ -28,13 +28,13 @@ import numpy as np  # noqa: E402
 
 from models.optim import MomentumSGD  # noqa: E402
 from models.sequence_classifier import RecurrentClassifier  # noqa: E402
-from pipeline.data import load_activities  # noqa: E402
+from pipeline.q3.data import load_activities  # noqa: E402
 
 BATCH, LR, MOMENTUM, HIDDEN, HEAD = 32, 0.1, 0.85, 128, 64
 
 
 def ours(cell, x, y, order, workers):
-    model = RecurrentClassifier(cell, hidden=HIDDEN, head=(HEAD,), workers=workers)
+    model = RecurrentClassifier(cell, 3, HIDDEN, (HEAD,), 6, "glorot", 1.0, workers=workers)
     params = model.init_params(np.random.default_rng(0), np.float32)
     x32 = x.astype(np.float32)
     opt = MomentumSGD(LR, MOMENTUM)
@@ -75,7 +75,7 @@ def torch_epoch(cell, x, y, order, flush):
 def baseline(cell, x, y, order):
     from bench import baseline_recurrent
 
-    model = RecurrentClassifier(cell, hidden=HIDDEN, head=(HEAD,))
+    model = RecurrentClassifier(cell, 3, HIDDEN, (HEAD,), 6, "glorot", 1.0)
     params = baseline_recurrent.from_reference(cell, model.init_params(np.random.default_rng(0)))
     velocity = {k: np.zeros_like(v) for k, v in params.items()}
 

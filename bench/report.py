@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from bench import timing
-from pipeline import atomic
+from pipeline.common import io
 
 TARGET_RATIO = 0.5  # ours / torch: at most
 TARGET_SPEEDUP = 3.0  # baseline / ours: at least
@@ -115,6 +115,6 @@ def markdown(info: dict, settings: dict, peaks: dict, rows: list[dict]) -> str:
 
 def write(out_dir: Path, name: str, info: dict, settings: dict, peaks: dict, rows: list[dict]) -> None:
     """<out_dir>/<name>.json (everything, sorted keys) and <name>.md (the tables), atomically."""
-    atomic.write_json(out_dir / f"{name}.json",
+    io.write_json(out_dir / f"{name}.json",
                       {"machine": info, "settings": settings, "gemm_peak_gflops": peaks, "workloads": rows})
-    atomic.write_text(out_dir / f"{name}.md", markdown(info, settings, peaks, rows))
+    io.write_text(out_dir / f"{name}.md", markdown(info, settings, peaks, rows))

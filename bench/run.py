@@ -19,11 +19,11 @@ from pathlib import Path
 
 import numpy as np
 import typer
+from threadpoolctl import threadpool_limits
 
 from bench import baseline_autoencoder, baseline_language, baseline_recurrent, machine, ours, report, timing
 from bench.workloads import Workload, load_all, reference_weights
-from models.blas import blas_threads
-from pipeline.errors import UserError, make_app, run
+from pipeline.common.errors import UserError, make_app, run
 
 BASELINES = {"autoencoder": baseline_autoencoder, "language": baseline_language, "rnn": baseline_recurrent,
              "lstm": baseline_recurrent, "gru": baseline_recurrent}
@@ -94,7 +94,7 @@ def main(
     works = [w for w in works if not only or w.key in only]
     settings = {"reps": reps, "warmup": warmup, "fraction": fraction, "threads": threads, "seed": seed,
                 "agree_rtol": AGREE_RTOL, "quick": quick, "command": " ".join(["python -m bench", *sys.argv[1:]])}
-    with blas_threads(threads):
+    with threadpool_limits(limits=threads, user_api="blas"):
         _run(works, rng, settings, out_dir / f"{name}")
 
 
@@ -102,7 +102,7 @@ def _peaks(threads: int) -> dict[str, float]:
     """GEMM GFLOP/s per 'dtype@threads', float32 and float64, with 1 and `threads` BLAS threads."""
     peaks = {}
     for t in sorted({1, threads}):
-        with blas_threads(t):
+        with threadpool_limits(limits=t, user_api="blas"):
             for dtype in (np.float32, np.float64):
                 peaks[f"{np.dtype(dtype).name}@{t}"] = machine.gemm_gflops(dtype)
     return peaks

@@ -67,7 +67,7 @@ class TrigramLM:
     Batch: (x, d) with x (N, 3) and d (N,) integer 0-based word indices.
     """
 
-    def __init__(self, vocab: int = 250, dim: int = 32, hidden: int = 256, init_std: float = 0.01) -> None:
+    def __init__(self, vocab: int, dim: int, hidden: int, init_std: float) -> None:
         self.vocab, self.dim, self.hidden, self.init_std = vocab, dim, hidden, init_std
         self._workspaces: dict[tuple[int, np.dtype], _Workspace] = {}
 

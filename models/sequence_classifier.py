@@ -9,8 +9,8 @@ Parameters: the layer's Wx, Wh, b (and bhn for the GRU), then the head's W1, b1,
 
 `workers` > 1 splits each mini-batch into that many row blocks processed in parallel threads (NumPy
 releases the GIL inside its loops and BLAS calls); the rows of a batch are independent until the
-gradients are averaged, so the result is the same up to float rounding, and deterministic. BLAS runs
-single-threaded inside (see models.blas).
+gradients are averaged, so the result is the same up to float rounding, and deterministic. BLAS should run
+single-threaded then: the caller sets that (the Q3 stages do, with threadpoolctl).
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from models.blas import blas_threads
 from models.contract import Batch, Params
 from models.mlp import MLPHead
 from models.recurrent import LAYERS, RECURRENT_INITS, Workspace
@@ -40,12 +39,12 @@ class RecurrentClassifier:
     def __init__(
         self,
         cell: str,
-        n_inputs: int = 3,
-        hidden: int = 128,
-        head: tuple[int, ...] = (64,),
-        n_classes: int = 6,
-        recurrent_init: str = "glorot",
-        recurrent_gain: float = 1.0,
+        n_inputs: int,
+        hidden: int,
+        head: tuple[int, ...],
+        n_classes: int,
+        recurrent_init: str,
+        recurrent_gain: float,
         workers: int = 1,
         eval_chunk: int = 256,
     ) -> None:
@@ -81,15 +80,14 @@ class RecurrentClassifier:
 
     def loss_and_grads(self, params: Params, batch: Batch) -> tuple[float, Params]:
         x, y = batch
-        with blas_threads(1):
-            if self._pool is None or len(y) < 2 * self.workers:
-                return self._block(params, x, y, self._workspaces[0])
-            bounds = np.linspace(0, len(y), self.workers + 1).astype(int)
-            jobs = [
-                self._pool.submit(self._block, params, x[lo:hi], y[lo:hi], ws)
-                for lo, hi, ws in zip(bounds[:-1], bounds[1:], self._workspaces, strict=True)
-            ]
-            results = [job.result() for job in jobs]
+        if self._pool is None or len(y) < 2 * self.workers:
+            return self._block(params, x, y, self._workspaces[0])
+        bounds = np.linspace(0, len(y), self.workers + 1).astype(int)
+        jobs = [
+            self._pool.submit(self._block, params, x[lo:hi], y[lo:hi], ws)
+            for lo, hi, ws in zip(bounds[:-1], bounds[1:], self._workspaces, strict=True)
+        ]
+        results = [job.result() for job in jobs]
         weights = np.diff(bounds) / len(y)
         loss = sum(w * part_loss for w, (part_loss, _) in zip(weights, results, strict=True))
         grads = {name: sum(w * g[name] for w, (_, g) in zip(weights, results, strict=True))
@@ -99,11 +97,10 @@ class RecurrentClassifier:
     def log_probabilities(self, params: Params, x: np.ndarray) -> np.ndarray:
         """log p (N, C), computed `eval_chunk` rows at a time."""
         parts = []
-        with blas_threads(1):
-            for start in range(0, len(x), self.eval_chunk):
-                chunk = self._time_major(params, x[start : start + self.eval_chunk])
-                h_last, _ = self.layer.forward(params, chunk, self._workspaces[0])
-                parts.append(self.head.log_probabilities(params, h_last))
+        for start in range(0, len(x), self.eval_chunk):
+            chunk = self._time_major(params, x[start : start + self.eval_chunk])
+            h_last, _ = self.layer.forward(params, chunk, self._workspaces[0])
+            parts.append(self.head.log_probabilities(params, h_last))
         return np.concatenate(parts)
 
     def predict(self, params: Params, x: np.ndarray) -> np.ndarray:

@@ -1,7 +1,13 @@
-"""Shared fixtures (tiny HDF5 files in the course layouts) and helpers that run a stage's command line."""
+"""Shared fixtures: tiny HDF5 files in the course layouts, and a temporary project that stages run in.
+
+A stage reads params.yaml and writes its outputs relative to the current directory (pipeline/common/paths.py),
+so a test runs it inside `project`: a temporary folder holding a copy of the repository's params.yaml (pointed
+at tiny data files) that the test may change with `project.set("q1.rho", 1.5)`.
+"""
 
 from __future__ import annotations
 
+import copy
 import os
 import subprocess
 import sys
@@ -10,9 +16,9 @@ from pathlib import Path
 import h5py
 import numpy as np
 import pytest
+import yaml
 
-from pipeline.errors import run
-from pipeline.nargs import expand_nargs
+from pipeline.common.errors import run
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -67,20 +73,84 @@ def tiny_data3(tmp_path):
     return make_data3(tmp_path / "data3.h5")
 
 
-def invoke(module, args, monkeypatch, capsys) -> tuple[int, list[str]]:
-    """Run a stage's Typer app in-process as `python -m` would (list options expanded as in its __main__).
+def set_key(tree: dict, dotted: str, value) -> None:
+    """tree[a][b] = value for "a.b"; every level but the last must exist (a typo fails the test)."""
+    *parents, leaf = dotted.split(".")
+    node = tree
+    for key in parents:
+        node = node[key]
+    node[leaf] = value
 
-    Returns the exit code and the stderr lines.
+
+class Project:
+    """A temporary project folder (the current directory while the test runs) with its own params.yaml.
+
+    Starts from the repository's params.yaml with data.* pointing at tiny files under data/raw/ and small
+    settings for the training stages (TINY); `set` changes a key, `run` runs a stage in-process.
     """
-    argv = [str(a) for a in args]
-    monkeypatch.setattr(sys, "argv", [module.__name__, *expand_nargs(argv, getattr(module, "LIST_OPTIONS", ()))])
+
+    TINY = {
+        "q1.preprocess.sample_size": 10,
+        "q1.hidden": 4, "q1.shown": 4, "q1.holdout": 0.2, "q1.quality.window": 4,
+        "q1.lbfgs.iterations": 4, "q1.lbfgs.log_every": 2,
+        "q1.search.hidden": 3, "q1.search.beta": [0.1, 1.0], "q1.search.rho": [0.1], "q1.search.min_r2": 0.01,
+        "q1.search.iterations": 3,
+        "q2.sizes": {"d4_p8": {"dim": 4, "hidden": 8, "epochs": 2}}, "q2.train_eval_size": 100,
+        "q2.predict.network": "d4_p8", "q2.predict.count": 3, "q2.predict.top": 5,
+        "q2.embeddings.network": "d4_p8", "q2.embeddings.words": "w1,w2", "q2.embeddings.neighbours": 3,
+        "q3.models": {m: {"hidden": 4, "head": "4", "lr": 0.1, "schedule": "cosine", "lr_min": 0.0, "epochs": 2,
+                          "patience": 2, "clip": 5.0, "recurrent_init": "glorot", "recurrent_gain": 1.0}
+                      for m in ("rnn", "lstm", "gru")},
+        "q3.batch_size": 8, "q3.train_eval_size": 20,
+    }
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        raw = root / "data" / "raw"
+        raw.mkdir(parents=True)
+        self.params = yaml.safe_load((ROOT / "params.yaml").read_text())
+        self.params["data"] = {"data1": "data/raw/data1.h5", "data2": "data/raw/data2.h5",
+                               "data3": "data/raw/data3.h5"}
+        for maker, name in ((make_data1, "data1.h5"), (make_data2, "data2.h5"), (make_data3, "data3.h5")):
+            maker(raw / name)
+        for key, value in self.TINY.items():
+            set_key(self.params, key, copy.deepcopy(value))
+        self.save()
+
+    def set(self, dotted: str, value) -> Project:
+        set_key(self.params, dotted, value)
+        return self.save()
+
+    def save(self) -> Project:
+        (self.root / "params.yaml").write_text(yaml.safe_dump(self.params, sort_keys=False))
+        return self
+
+    def run(self, module, *args, monkeypatch, capsys) -> tuple[int, list[str]]:
+        """Run a stage module's Typer app in-process; return its exit code and stderr lines."""
+        return invoke(module, list(args), monkeypatch, capsys)
+
+    def files(self, folder: str = ".") -> set[str]:
+        """Paths of every file under `folder`, relative to the project."""
+        return {str(p.relative_to(self.root)) for p in (self.root / folder).rglob("*") if p.is_file()}
+
+
+@pytest.fixture
+def project(tmp_path, monkeypatch) -> Project:
+    monkeypatch.chdir(tmp_path)
+    return Project(tmp_path)
+
+
+def invoke(module, args, monkeypatch, capsys) -> tuple[int, list[str]]:
+    """Run a stage's Typer app in-process as `python -m` would; return the exit code and the stderr lines."""
+    capsys.readouterr()
+    monkeypatch.setattr(sys, "argv", [module.__name__, *map(str, args)])
     with pytest.raises(SystemExit) as done:
         run(module.app)
     return done.value.code, capsys.readouterr().err.strip().splitlines()
 
 
-def run_stage(module: str, args, timeout: float = 120) -> subprocess.CompletedProcess:
-    """`python -m <module> args` from the repository root in a subprocess (text output captured)."""
-    env = dict(os.environ, MPLBACKEND="Agg", OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
+def run_stage(module: str, args=(), cwd: Path = ROOT, timeout: float = 120) -> subprocess.CompletedProcess:
+    """`python -m <module> args` in `cwd` in a subprocess (text output captured), this repository importable."""
+    env = dict(os.environ, MPLBACKEND="Agg", PYTHONPATH=str(ROOT))
     return subprocess.run([sys.executable, "-m", module, *map(str, args)], capture_output=True, text=True,
-                          cwd=ROOT, env=env, timeout=timeout)
+                          cwd=cwd, env=env, timeout=timeout)

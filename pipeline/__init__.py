@@ -1,1 +1,0 @@
-"""DVC stage scripts: parse options, load and validate inputs, call `models`, write outputs."""

@@ -1,0 +1,91 @@
+"""Stage q1_search (Q1 b): which sparsity weight beta and target rho give good features?
+
+Trains one network per (beta, rho) of the grid (Lhid = q1.search.hidden, lambda = q1.search.lambda,
+L-BFGS limit q1.search.iterations, the other q1 solver settings), then scores each (pipeline.q1.quality):
+
+    eligible  = heldout_r2 >= min_r2     (the code still explains that fraction of the variance of
+                                          unseen patches: features that cannot reconstruct are no features)
+    chosen    = argmax feature_score over the eligible pairs, feature_score = mean_b L_b C_b
+                (localised AND oriented filters: edges, not blobs, ramps or noise)
+
+Writes the table (results/q1/search/search.csv and .md), the heatmaps of feature score, held-out error and
+mean rhohat (plots/q1/search/heatmap.png) and every pair's features (plots/q1/search/features.png).
+The chosen pair is what params.yaml q1.beta and q1.rho should hold (q1_train trains it).
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from models.autoencoder import SparseAutoencoder
+from pipeline.common import io, paths
+from pipeline.common.config import load, stage_help
+from pipeline.common.document import Paragraph, Table, to_markdown
+from pipeline.common.errors import UserError, make_app, run
+from pipeline.q1 import figures, fit, quality
+from pipeline.q1.data import load_split
+from pipeline.q1.params import SCHEMA
+
+PARAMS = ("q1.search", "q1.solver", "q1.dtype", "q1.seed", "q1.holdout", "q1.lbfgs.log_every", "q1.sgd",
+          "q1.quality")
+
+HELP = stage_help(__doc__, SCHEMA, PARAMS)
+app = make_app(HELP)
+
+
+def choose(table: pd.DataFrame, min_r2: float) -> pd.DataFrame:
+    """Add 'eligible' and 'chosen' columns to a table with heldout_r2 and feature_score per row.
+
+    Raises UserError when no pair is eligible (min_r2 too strict for the grid).
+    """
+    table = table.copy()
+    table["eligible"] = table["heldout_r2"] >= min_r2
+    if not table["eligible"].any():
+        raise UserError(
+            f"params.yaml q1.search.min_r2 = {min_r2!r}: no (beta, rho) pair reaches it "
+            f"(best held-out r2 {table['heldout_r2'].max():.3f}); lower it or change the grid"
+        )
+    best = table.loc[table["eligible"], "feature_score"].idxmax()
+    table["chosen"] = table.index == best
+    return table
+
+
+@app.command(help=HELP)
+def main() -> None:
+    """Train every (beta, rho) pair of the grid and score its features."""
+    p = load(SCHEMA, PARAMS)
+    q1, grid = p.q1, p.q1.search
+    settings = fit.SolverSettings.of(q1, grid.iterations)
+    split = load_split(paths.PATCHES, q1.holdout, q1.seed, q1.dtype)
+    quality.check_window(q1.quality.window, split.size)
+    rows, panels = [], {}
+    for r, b in enumerate(grid.beta):
+        for c, rho in enumerate(grid.rho):
+            model = SparseAutoencoder(split.train.shape[1], grid.hidden, grid.lam, b, rho)
+            result = fit.fit(model, split.train, settings, label=f"q1_search beta={b:g} rho={rho:g}")
+            numbers = quality.measure(model, result.params, split.train, split.held, split.size, q1.quality.window)
+            rows.append({"beta": b, "rho": rho, **numbers, "rho_gap": abs(numbers["rho_hat_mean"] - rho) / rho,
+                         "seconds": round(result.seconds, 2)})
+            caption = f"beta={b:g}, rho={rho:g}: score {numbers['feature_score']:.3f}"
+            panels[(r, c)] = (figures.feature_mosaic(result.params["W1"], split.size), caption)
+    table = choose(pd.DataFrame(rows), grid.min_r2)
+    best = table[table["chosen"]].iloc[0]
+
+    out = paths.Q1_SEARCH_RESULTS
+    io.write_csv(out / "search.csv", table)
+    steps = f"{grid.iterations} iterations" if q1.solver == "lbfgs" else f"{q1.sgd.epochs} epochs"
+    rule = (f"Lhid = {grid.hidden}, lambda = {grid.lam:g}, {q1.solver}, {steps}. Eligible: held-out variance "
+            f"explained (heldout_r2) >= {grid.min_r2:g}; chosen: the highest feature_score (mean over filters of "
+            f"localisation x orientation coherence) among them: **beta = {best['beta']:g}, rho = {best['rho']:g}**.")
+    io.write_text(out / "search.md", to_markdown([Paragraph(rule), Table(table)]))
+    figures.heatmaps_figure(table, {"feature_score": "viridis", "heldout_r2": "magma", "rho_hat_mean": "cividis"},
+                            paths.Q1_SEARCH_PLOTS / "heatmap.png")
+    figures.mosaic_grid_figure(panels, (len(grid.beta), len(grid.rho)),
+                               f"features per (beta, rho), Lhid={grid.hidden}, lambda={grid.lam:g}",
+                               paths.Q1_SEARCH_PLOTS / "features.png")
+    print(f"q1_search: chosen beta={best['beta']:g} rho={best['rho']:g} "
+          f"(feature score {best['feature_score']:.3f}, held-out mse {best['heldout_mse']:.4f})")
+
+
+if __name__ == "__main__":
+    run(app)

@@ -1,0 +1,39 @@
+"""Where a trained Q2 network lives on disk, and loading it back (shared by the Q2 stages)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from models.language import TrigramLM
+from pipeline.common import paths
+from pipeline.common.artifact import load_model, save_model
+from pipeline.common.errors import UserError
+
+KIND = "trigram_lm"
+PARAM_NAMES = ("R", "W1", "b1", "W2", "b2")
+
+
+def artifact_path(name: str) -> Path:
+    """artifacts/q2/train/<name>/model.npz."""
+    return paths.Q2_TRAIN_ARTIFACTS / name / paths.MODEL
+
+
+def save_network(path: Path, model: TrigramLM, params: dict[str, np.ndarray]) -> None:
+    save_model(path, KIND, {"vocab": model.vocab, "dim": model.dim, "hidden": model.hidden, "init_std": model.init_std},
+               {k: params[k] for k in PARAM_NAMES})
+
+
+def load_network(path: Path) -> tuple[TrigramLM, dict[str, np.ndarray]]:
+    """The model and its parameters from a file written by q2_train.
+
+    Raises UserError (one line naming the file) when it is missing, damaged, foreign or inconsistent.
+    """
+    config, params = load_model(path, KIND, ("vocab", "dim", "hidden", "init_std"), PARAM_NAMES)
+    vocab, dim, hidden = config["vocab"], config["dim"], config["hidden"]
+    expected = {"R": (vocab, dim), "W1": (3 * dim, hidden), "b1": (hidden,), "W2": (hidden, vocab), "b2": (vocab,)}
+    if {k: v.shape for k, v in params.items()} != expected:
+        found = {k: v.shape for k, v in params.items()}
+        raise UserError(f"{path}: inconsistent parameter shapes {found}; run `dvc repro` to rewrite it")
+    return TrigramLM(vocab=vocab, dim=dim, hidden=hidden, init_std=config["init_std"]), params

@@ -1,0 +1,49 @@
+"""Score a trained Q3 classifier on any file in the data3 layout (not a DVC stage; a command for users):
+
+    python -m pipeline.q3.evaluate --model gru --data other.h5 [--split test] [--confusion cm.csv]
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from threadpoolctl import threadpool_limits
+
+from pipeline.common import io, paths
+from pipeline.common.errors import UserError, make_app, run
+from pipeline.q3.data import load_activities
+from pipeline.q3.evaluation import confusion_frame, load_artifact, scores
+
+app = make_app(__doc__)
+
+
+@app.command(help=__doc__)
+def main(
+    model_name: str = typer.Option(None, "--model", help="a trained model: artifacts/q3/train/<model>/model.npz"),
+    artifact: Path = typer.Option(None, help="the model file itself (instead of --model)"),
+    data: Path = typer.Option(..., help="a file in the data3 layout (trX, trY, tstX, tstY)"),
+    split: str = typer.Option("test", help="which part of the file to score: test (tstX/tstY) or train"),
+    confusion: Path = typer.Option(None, help="write the confusion matrix here (CSV)"),
+) -> None:
+    """Score a trained model on any data3-layout file: print accuracy, optionally write the confusion matrix."""
+    if (model_name is None) == (artifact is None):
+        raise UserError("give exactly one of --model or --artifact")
+    if split not in ("test", "train"):
+        raise UserError(f"--split = {split!r}: must be test or train")
+    path = artifact if artifact is not None else paths.Q3_TRAIN_ARTIFACTS / model_name / paths.MODEL
+    model, params, scaler = load_artifact(path)
+    acts = load_activities(data)
+    x, y = (acts.test_x, acts.test_y) if split == "test" else (acts.train_x, acts.train_y)
+    if x.shape[2] != model.n_inputs:
+        raise UserError(f"{data}: sequences have {x.shape[2]} channels, the model expects {model.n_inputs}")
+    with threadpool_limits(limits=1, user_api="blas"):
+        sc = scores(model, params, scaler(x), y, len(acts.classes))
+    if confusion is not None:
+        io.write_csv(confusion, confusion_frame(sc["counts"], acts.classes))
+    print(f"{path.name} on {data} ({split}, {len(y)} sequences): accuracy {sc['accuracy']:.4f}, "
+          f"cross-entropy {sc['loss']:.4f}")
+
+
+if __name__ == "__main__":
+    run(app)

@@ -1,0 +1,121 @@
+"""Q3 helpers shared by q3_train, q3_evaluate and q3_compare: the stratified split, standardisation, the model
+artifact, confusion matrices, per-class precision / recall and their figures."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from models.contract import Params
+from models.sequence_classifier import RecurrentClassifier
+from models.trainer import evaluate
+from pipeline.common import io
+from pipeline.common.artifact import load_model, save_model
+from pipeline.common.errors import UserError
+
+KIND = "recurrent_classifier"
+CONFIG_KEYS = ("cell", "hidden", "head", "n_inputs", "n_classes", "recurrent_init", "recurrent_gain", "mean", "std")
+EVAL_BATCH = 1024  # rows per evaluation chunk
+
+
+def stratified_split(y: np.ndarray, fraction: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Row indices (train, val), both sorted: a random `fraction` of every class goes to validation.
+
+    data3 is stored in class-contiguous blocks, so a plain tail split would hold out whole classes.
+    Each class contributes round(fraction * count) rows (at least one when it has two or more).
+    """
+    val = []
+    for label in np.unique(y):
+        rows = rng.permutation(np.flatnonzero(y == label))
+        take = int(round(fraction * len(rows)))
+        take = min(max(take, 1 if len(rows) > 1 else 0), len(rows) - 1)
+        val.append(rows[:take])
+    val_rows = np.sort(np.concatenate(val))
+    train_rows = np.setdiff1d(np.arange(len(y)), val_rows)
+    return train_rows, val_rows
+
+
+@dataclass(frozen=True)
+class Standardiser:
+    """x -> (x - mean) / std per input channel; statistics from the training split only ((D,) each)."""
+
+    mean: np.ndarray
+    std: np.ndarray
+
+    @classmethod
+    def fit(cls, x: np.ndarray, enabled: bool = True) -> Standardiser:
+        d = x.shape[-1]
+        if not enabled:
+            return cls(np.zeros(d), np.ones(d))
+        std = x.std(axis=(0, 1))
+        return cls(x.mean(axis=(0, 1)), np.where(std > 0, std, 1.0))
+
+    def __call__(self, x: np.ndarray, dtype: type = np.float32) -> np.ndarray:
+        return ((x - self.mean) / self.std).astype(dtype)
+
+
+def save_artifact(path: Path, model: RecurrentClassifier, params: Params, scaler: Standardiser) -> None:
+    """Everything needed to rebuild the classifier: its configuration, weights and input statistics."""
+    config = {"cell": model.cell, "hidden": model.hidden, "head": list(model.head.hidden), "n_inputs": model.n_inputs,
+              "n_classes": model.head.n_classes, "recurrent_init": model.recurrent_init,
+              "recurrent_gain": model.recurrent_gain, "mean": scaler.mean.tolist(), "std": scaler.std.tolist()}
+    save_model(path, KIND, config, params)
+
+
+def load_artifact(path: Path) -> tuple[RecurrentClassifier, Params, Standardiser]:
+    """Inverse of `save_artifact`; a missing, damaged or foreign file is a UserError naming it."""
+    config, params = load_model(path, KIND, CONFIG_KEYS)
+    try:
+        model = RecurrentClassifier(config["cell"], n_inputs=config["n_inputs"], hidden=config["hidden"],
+                                    head=tuple(config["head"]), n_classes=config["n_classes"],
+                                    recurrent_init=config["recurrent_init"], recurrent_gain=config["recurrent_gain"])
+        scaler = Standardiser(np.array(config["mean"], dtype=float), np.array(config["std"], dtype=float))
+    except (KeyError, TypeError, ValueError) as err:
+        raise UserError(f"{path}: not a q3 model file ({err.__class__.__name__}: {err})") from None
+    return model, params, scaler
+
+
+def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int) -> np.ndarray:
+    """counts[i, j] = number of samples of true class i predicted as class j."""
+    return np.bincount(y_true * n_classes + y_pred, minlength=n_classes * n_classes).reshape(n_classes, n_classes)
+
+
+def precision_recall(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per class: precision = TP / predicted, recall = TP / true (0 where the denominator is 0)."""
+    tp = np.diag(counts).astype(float)
+    predicted, true = counts.sum(axis=0), counts.sum(axis=1)
+    precision = np.divide(tp, predicted, out=np.zeros_like(tp), where=predicted > 0)
+    recall = np.divide(tp, true, out=np.zeros_like(tp), where=true > 0)
+    return precision, recall
+
+
+def confusion_frame(counts: np.ndarray, classes: tuple[str, ...]) -> pd.DataFrame:
+    """CSV layout: one row per true class, one column per predicted class."""
+    frame = pd.DataFrame(counts, columns=[f"pred_{c}" for c in classes])
+    frame.insert(0, "true", list(classes))
+    return frame
+
+
+def confusion_figure(counts: np.ndarray, classes: tuple[str, ...], title: str, path: Path) -> None:
+    """Seaborn heatmap of the counts, true class on the rows, with class names."""
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    fig, ax = plt.subplots(figsize=(6.5, 5.2))
+    sns.heatmap(counts, annot=True, fmt="d", cmap="Blues", xticklabels=classes, yticklabels=classes, ax=ax, cbar=False)
+    ax.set_xlabel("predicted class")
+    ax.set_ylabel("true class")
+    ax.set_title(title)
+    io.save_figure(fig, path)
+
+
+def scores(model: RecurrentClassifier, params, x: np.ndarray, y: np.ndarray, n_classes: int) -> dict:
+    """Accuracy, cross-entropy, confusion counts and per-class precision / recall of `params` on (x, y)."""
+    metrics = evaluate(model, params, (x, y), EVAL_BATCH)
+    counts = confusion_matrix(y, model.predict(params, x).argmax(axis=1), n_classes)
+    precision, recall = precision_recall(counts)
+    return {"accuracy": metrics["accuracy"], "loss": metrics["loss"], "counts": counts,
+            "precision": precision, "recall": recall}

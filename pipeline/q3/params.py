@@ -1,0 +1,79 @@
+"""The params.yaml `q3` section: what each Q3 parameter is and which values it may take."""
+
+from __future__ import annotations
+
+from models.recurrent import RECURRENT_INITS
+from models.schedules import SCHEDULES
+from pipeline.common.config import (
+    Data,
+    Section,
+    boolean,
+    declared,
+    entries,
+    less,
+    momentum,
+    non_negative,
+    non_negative_int,
+    one_of,
+    open_unit,
+    param,
+    positive,
+    positive_int,
+)
+
+CELLS = ("rnn", "lstm", "gru")
+
+
+def parse_head(text: str) -> tuple[int, ...]:
+    """'64,32' -> (64, 32); 'none' or '' -> () (softmax straight on h_T). Raises ValueError."""
+    text = str(text).strip()
+    if text.lower() in ("", "none"):
+        return ()
+    widths = tuple(int(part) for part in text.split(","))
+    if any(w < 1 for w in widths):
+        raise ValueError("widths must be positive")
+    return widths
+
+
+def head(value: object) -> str | None:
+    try:
+        parse_head(value)
+    except ValueError:
+        return "must be comma-separated positive integers or none"
+    return None
+
+
+@declared
+class Model(Section):
+    hidden: int = param(positive_int, "recurrent units")
+    head: str = param(head, 'MLP head: ReLU widths, "64", "64,32" or "none"')
+    lr: float = param(positive, "learning rate (peak of the schedule)")
+    schedule: str = param(one_of(*SCHEDULES), "learning-rate schedule")
+    lr_min: float = param(non_negative, "cosine: learning rate of the last epoch")
+    epochs: int = param(positive_int, "epoch limit (and the cosine schedule's length)")
+    patience: int = param(positive_int, "epochs without a validation improvement before stopping")
+    clip: float = param(non_negative, "max global gradient norm per mini-batch, 0 = off")
+    recurrent_init: str = param(one_of(*RECURRENT_INITS), "initialisation of the recurrent matrix Wh")
+    recurrent_gain: float = param(positive, "factor on the initial Wh")
+
+    def check(self, key: str) -> list[str]:
+        return less(key, "lr_min", self.lr_min, "lr", self.lr) if self.schedule == "cosine" else []
+
+
+@declared
+class Q3(Section):
+    """params.yaml `q3`: the activity classifiers (shared training settings and one entry per model)."""
+
+    val_fraction: float = param(open_unit, "stratified, shuffled share of trX held out for early stopping")
+    standardise: bool = param(boolean, "per-channel z-scores with training-split statistics")
+    batch_size: int = param(positive_int, "mini-batch size")
+    momentum: float = param(momentum, "classical momentum alpha")
+    train_eval_size: int = param(positive_int, "training rows scored per epoch for the curve")
+    workers: int = param(positive_int, "threads per mini-batch")
+    seed: int = param(non_negative_int, "validation split, initialisation and shuffling")
+    models: dict = entries(Model, "one q3_train@<model> per entry, compared in this order", key_rule=one_of(*CELLS))
+
+
+TRAINING_KEYS = ("q3.momentum", "q3.batch_size", "q3.val_fraction", "q3.standardise", "q3.train_eval_size",
+                 "q3.workers", "q3.seed")
+SCHEMA = {"data": Data, "q3": Q3}

@@ -1,0 +1,148 @@
+"""Report section Q1 (a)-(d): sparse autoencoder, from metrics/q1.json and results/q1/search and sweep_summary."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from pipeline.common import paths
+from pipeline.common.document import Block, Bullets, Heading, Paragraph, Table
+from pipeline.report.sources import Sources, change, num, pct, trend
+
+
+def preprocessing(src: Sources, q1: dict) -> list[Block]:
+    """Q1 (a): the normalisation, and how many pixels it clipped (from data/processed/q1/patches.npy)."""
+    pre = q1["preprocess"]
+    patches = np.load(src.path(paths.PATCHES), mmap_mode="r")
+    at_bounds = float(np.mean((patches <= pre["low"] + 1e-9) | (patches >= pre["high"] - 1e-9)))
+    return [
+        Heading(3, "Q1 (a) Preprocessing"),
+        Paragraph(
+            f"{len(patches)} RGB patches were converted to luminosity (0.2126 R + 0.7152 G + 0.0722 B), each patch's "
+            f"own mean was removed, values were clipped at ±{num(pre['clip_std'])} standard deviations of all pixels "
+            f"and mapped linearly onto [{num(pre['low'])}, {num(pre['high'])}]. {pct(at_bounds)} of the pixels ended "
+            f"at a clip bound, and the normalised values have a standard deviation of {num(float(np.std(patches)), 3)} "
+            f"around the middle {num((pre['low'] + pre['high']) / 2)}."
+        ),
+        src.figure(paths.Q1_PREPROCESS_PLOTS / "patches_rgb_vs_normalised.png",
+                   f"{pre['sample_size']} random patches in RGB (left) "
+                   "and the same patches after normalisation (right)."),
+        Paragraph(
+            "Colour and absolute brightness are gone after normalisation: what is left is local contrast — edges, "
+            "bars and texture — which is what the autoencoder should learn features of. Flat patches become "
+            "uniform grey, and the rare very bright or dark pixels are clipped, so a few extreme pixels cannot "
+            f"dominate the squared-error cost; the [{num(pre['low'])}, {num(pre['high'])}] range stays inside the "
+            "(0, 1) range of the sigmoid output layer."
+        ),
+    ]
+
+
+def search(src: Sources, q1: dict) -> list[Block]:
+    """Q1 (b): the β × ρ search and the pair it chose."""
+    table = src.csv(paths.Q1_SEARCH_RESULTS / "search.csv")
+    chosen = table[table["chosen"].astype(bool)].iloc[0]
+    agrees = np.isclose(chosen["beta"], q1["beta"]) and np.isclose(chosen["rho"], q1["rho"])
+    return [
+        Heading(3, "Q1 (b) Choosing β and ρ"),
+        Paragraph(
+            f"With Lhid = {q1['search']['hidden']} and λ = {num(q1['search']['lambda'])}, every pair of "
+            f"β ∈ {{{', '.join(num(v) for v in q1['search']['beta'])}}} and "
+            f"ρ ∈ {{{', '.join(num(v) for v in q1['search']['rho'])}}} was trained with the {q1['solver']} solver. "
+            "The quality criterion (see the README) is the feature score: the mean over hidden units of how "
+            f"localised a filter is (largest share of its energy in a window of {q1['quality']['window']}×"
+            f"{q1['quality']['window']} pixels) times how oriented it is (structure-tensor coherence), among the "
+            f"pairs whose held-out variance explained (heldout_r2) is at least {num(q1['search']['min_r2'])}."
+        ),
+        Table(table[["beta", "rho", "heldout_r2", "rho_hat_mean", "localisation", "coherence", "feature_score",
+                     "eligible", "chosen"]]),
+        src.figure(paths.Q1_SEARCH_PLOTS / "heatmap.png", "Search scores over β × ρ."),
+        Paragraph(
+            f"The search chooses β = {num(chosen['beta'])}, ρ = {num(chosen['rho'])} (feature score "
+            f"{num(chosen['feature_score'], 3)}, heldout_r2 {num(chosen['heldout_r2'], 3)}). "
+            + ("These are the values in params.yaml, used below."
+               if agrees else
+               f"params.yaml currently sets β = {num(q1['beta'])}, ρ = {num(q1['rho'])}, which the sections below use.")
+        ),
+    ]
+
+
+def features(src: Sources, q1: dict) -> list[Block]:
+    """Q1 (b) result and Q1 (c): the network of params.yaml, its cost terms and its filters."""
+    m = src.json(paths.Q1_METRICS)
+    return [
+        Paragraph(
+            f"The network of params.yaml (Lhid = {q1['hidden']}, λ = {num(q1['lambda'])}, β = {num(q1['beta'])}, "
+            f"ρ = {num(q1['rho'])}) reached a final cost of {num(m['final_loss'])} = {num(m['final_mse'])} "
+            f"(reconstruction) + {num(m['final_decay'])} (weight decay) + {num(m['final_sparsity'])} (sparsity) in "
+            f"{m['train_seconds']:.1f} s. The mean hidden activation is {num(m['rho_hat_mean'], 3)} "
+            f"(spread {num(m['rho_hat_std'], 3)}) for a target of {num(q1['rho'])}; on held-out patches the "
+            f"reconstruction error is {num(m['heldout_mse'])} ({pct(m['heldout_r2'])} of the variance explained)."
+        ),
+        src.figure(paths.Q1_TRAIN_PLOTS / "curve.png", "Training cost and its three terms."),
+        Heading(3, "Q1 (c) The learned features"),
+        src.figure(paths.Q1_TRAIN_PLOTS / "features.png",
+                   f"First-layer weights of the {q1['hidden']} hidden units, each "
+                   "scaled on its own."),
+        Paragraph(
+            f"The filters have a mean localisation of {num(m['localisation'], 3)} and a mean orientation coherence "
+            f"of {num(m['coherence'], 3)} (1 would be a perfectly straight edge; a spread-out filter scores "
+            f"{num((q1['quality']['window'] / 16) ** 2, 2)} on localisation). Localised, oriented edge and bar "
+            "detectors at several positions and orientations are the structure of natural images — the same kind "
+            "of features as simple cells in the primary visual cortex and the Gabor-like filters of sparse coding; "
+            "the two scores measure how close the filters come to that, i.e. how far they represent natural images "
+            "rather than individual patches."
+        ),
+        src.figure(paths.Q1_TRAIN_PLOTS / "reconstructions.png", "Held-out patches beside their reconstructions."),
+    ]
+
+
+def means_by(sweep: pd.DataFrame, key: str, column: str) -> tuple[list[float], list[float]]:
+    """The settings of `key` in increasing order and the mean of `column` over the rest of the grid."""
+    settings = sorted(sweep[key].unique().tolist())
+    return settings, [float(sweep.loc[sweep[key] == v, column].mean()) for v in settings]
+
+
+def sweep_section(src: Sources, q1: dict) -> list[Block]:
+    """Q1 (d): Lhid × λ grid; every comparison is computed from results/q1/sweep_summary/sweep.csv."""
+    sweep = src.csv(paths.Q1_SUMMARY_RESULTS / "sweep.csv")
+    lams, score_by_lam = means_by(sweep, "lambda", "feature_score")
+    _, coherence_by_lam = means_by(sweep, "lambda", "coherence")
+    _, r2_by_lam = means_by(sweep, "lambda", "heldout_r2")
+    hiddens, r2_by_hidden = means_by(sweep, "hidden", "heldout_r2")
+    _, local_by_hidden = means_by(sweep, "hidden", "localisation")
+    lam_names = [f"λ = {num(v)}" for v in lams]
+    hidden_names = [f"Lhid = {v}" for v in hiddens]
+    best = sweep.loc[sweep["feature_score"].idxmax()]
+    return [
+        Heading(3, "Q1 (d) Lhid × λ"),
+        Paragraph(f"{len(sweep)} networks, Lhid ∈ {{{', '.join(map(str, hiddens))}}} × "
+                  f"λ ∈ {{{', '.join(num(v) for v in lams)}}}, with "
+                  f"β = {num(q1['beta'])} and ρ = {num(q1['rho'])} fixed."),
+        src.figure(paths.Q1_SUMMARY_PLOTS / "features.png", "Features of every network: rows λ, columns Lhid."),
+        Table(sweep[["hidden", "lambda", "heldout_r2", "rho_hat_mean", "localisation", "coherence",
+                     "feature_score", "train_seconds"]]),
+        Bullets((
+            trend(coherence_by_lam, lam_names, "The mean orientation coherence over Lhid") + ".",
+            trend(score_by_lam, lam_names, "The mean feature score over Lhid") + ".",
+            trend(r2_by_hidden, hidden_names, "The held-out variance explained (mean over λ)") + ".",
+            trend(local_by_hidden, hidden_names, "The mean localisation over λ") + ".",
+            f"The highest feature score is at Lhid = {int(best['hidden'])}, λ = {num(best['lambda'])} "
+            f"({num(best['feature_score'], 3)}).",
+        )),
+        Paragraph(
+            "Weight decay penalises large weights, so it trades reconstruction for smooth filters: from "
+            f"{lam_names[0]} to {lam_names[-1]} the orientation coherence (how sharp and edge-like the filters are) "
+            f"{change(coherence_by_lam[0], coherence_by_lam[-1])} and the held-out variance explained "
+            f"{change(r2_by_lam[0], r2_by_lam[-1])} ({num(r2_by_lam[0], 3)} to {num(r2_by_lam[-1], 3)}). "
+            "The number of hidden "
+            "units sets how many distinct positions and orientations the filters can cover, and how much of each "
+            "patch the code can reconstruct."
+        ),
+    ]
+
+
+def q1_section(src: Sources, params: dict) -> list[Block]:
+    """Q1 (a)-(d) in order."""
+    q1 = params["q1"]
+    return [Heading(2, "Q1 — Sparse autoencoder on natural image patches"), *preprocessing(src, q1),
+            *search(src, q1), *features(src, q1), *sweep_section(src, q1)]

@@ -1,0 +1,185 @@
+"""Report section Q2 (a)-(b): trigram language model, from metrics/q2.json and results/q2/."""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+
+from pipeline.common import paths
+from pipeline.common.document import Block, Bullets, Heading, Paragraph, Table
+from pipeline.q2.data import VOCAB_SIZE
+from pipeline.report.sources import Sources, num, pct
+
+
+def label(result: dict) -> str:
+    return f"(D, P) = ({result['dim']}, {result['hidden']})"
+
+
+def network_table(src: Sources, names: list[str], results: dict[str, dict], metrics: dict) -> pd.DataFrame:
+    """One row per network: epochs, train CE at the kept epoch, validation and test CE / accuracy, seconds."""
+    rows = []
+    for name in names:
+        curve = src.csv(paths.Q2_TRAIN_PLOTS / name / paths.CURVE)
+        best = metrics[f"{name}.best_epoch"]
+        rows.append({
+            "network": label(results[name]), "parameters": results[name]["parameters"],
+            "best epoch": best, "stopped epoch": metrics[f"{name}.stopped_epoch"],
+            "train CE": float(curve.loc[curve["epoch"] == best, "train_cross_entropy"].iloc[0]),
+            "val CE": metrics[f"{name}.val_cross_entropy"], "val accuracy": metrics[f"{name}.val_accuracy"],
+            "test CE": metrics[f"{name}.test_cross_entropy"], "test accuracy": metrics[f"{name}.test_accuracy"],
+            "seconds": metrics[f"{name}.train_seconds"],
+        })
+    return pd.DataFrame(rows)
+
+
+def comparison(table: pd.DataFrame) -> tuple[str, ...]:
+    """Computed sentences: best network by validation CE and its margins, perplexity, overfitting gap."""
+    ranked = table.sort_values("val CE").reset_index(drop=True)
+    best = ranked.iloc[0]
+    margins = ", ".join(f"{num(row['val CE'] - best['val CE'], 3)} below {row['network']}"
+                        for _, row in ranked.iloc[1:].iterrows())
+    return (
+        f"{best['network']} has the lowest validation cross-entropy, {num(best['val CE'])}"
+        + (f" ({margins})." if margins else "."),
+        "As perplexities (e^CE, the effective number of equally likely next words): "
+        + ", ".join(f"{row['network']} {math.exp(row['val CE']):.1f}" for _, row in table.iterrows())
+        + f", against {VOCAB_SIZE} for guessing uniformly over the vocabulary (CE {num(math.log(VOCAB_SIZE))}).",
+        "Test cross-entropy ranks the networks as "
+        + " < ".join(table.sort_values("test CE")["network"]) + "; test accuracy (top-1 word correct) ranges from "
+        f"{pct(table['test accuracy'].min())} to {pct(table['test accuracy'].max())}.",
+        overfitting(table),
+    )
+
+
+def overfitting(table: pd.DataFrame) -> str:
+    """Which network's validation CE exceeds its training CE most at the kept epoch, and is it the largest?"""
+    gaps = table["val CE"] - table["train CE"]
+    if gaps.max() <= 0:
+        return ("At the kept epoch every network's validation cross-entropy is at or below its training "
+                "cross-entropy: no sign of overfitting yet.")
+    widest = table.loc[gaps.idxmax()]
+    largest = table.loc[table["parameters"].idxmax()]
+    return (f"The gap between validation and training cross-entropy at the kept epoch is widest for "
+            f"{widest['network']} ({num(float(gaps.max()), 3)}), "
+            + ("the largest network: its extra parameters start to fit the training trigrams rather than the "
+               "language." if widest["network"] == largest["network"] else
+               f"not for the largest network {largest['network']} (gap {num(float(gaps[largest.name]), 3)})."))
+
+
+def stopping(names: list[str], results: dict[str, dict], params: dict) -> str:
+    """Per network: did early stopping end training, or the epoch limit?"""
+    parts = []
+    for name in names:
+        r, limit = results[name], params["q2"]["sizes"][name]["epochs"]
+        early = r["stopped_epoch"] < limit
+        how = f"was stopped early at epoch {r['stopped_epoch']}" if early else "reached its epoch limit"
+        parts.append(f"{label(r)} {how} (limit {limit}) and kept epoch {r['best_epoch']}")
+    return "; ".join(parts) + "."
+
+
+def training(src: Sources, params: dict) -> list[Block]:
+    """Q2 (a): curves and the comparison of the (D, P) networks."""
+    q2 = params["q2"]
+    names = list(q2["sizes"])
+    metrics = src.json(paths.Q2_METRICS)
+    results = {name: src.json(paths.Q2_TRAIN_RESULTS / name / paths.RESULT) for name in names}
+    table = network_table(src, names, results, metrics)
+    blocks: list[Block] = [
+        Heading(3, f"Q2 (a) Training {len(names)} network sizes"),
+        Paragraph(
+            f"Each network maps the three words through one shared {VOCAB_SIZE} × D embedding, a sigmoid hidden "
+            f"layer of P units and a {VOCAB_SIZE}-way softmax. Mini-batch SGD, batch {q2['batch_size']}, momentum "
+            f"{num(q2['momentum'])}, Gaussian initialisation with std {num(q2['init_std'])}, learning rate "
+            f"{num(q2['lr'])} ({q2['schedule']} schedule), early stopping on the validation cross-entropy with "
+            f"patience {q2['patience']} (the weights of the best epoch are kept). " + stopping(names, results, params)
+        ),
+        Table(table),
+        src.figure(paths.Q2_SUMMARY_PLOTS / "validation_curves.png",
+                   "Validation cross-entropy and accuracy per epoch of the "
+                   f"{len(names)} networks (dots: the kept epoch)."),
+    ]
+    blocks += [src.figure(paths.Q2_TRAIN_PLOTS / name / "curve.png", f"{label(results[name])}: training and validation "
+                          "cross-entropy per epoch.") for name in names]
+    blocks += [
+        Bullets(comparison(table)),
+        Paragraph(
+            "A larger embedding lets words that behave alike share finer distinctions, and a larger hidden layer "
+            "can combine the three context words in more ways; the price is more parameters to fit from the same "
+            "training trigrams."
+        ),
+    ]
+    return blocks
+
+
+def true_word_ranks(probs: pd.DataFrame) -> pd.DataFrame:
+    """Per test trigram: context, true word, its rank among all words (1 = best), its probability."""
+    own = probs[probs["word"] == probs["true_word"]]
+    return own[["test_row", "context", "true_word", "rank", "probability"]].reset_index(drop=True)
+
+
+def prediction(src: Sources, params: dict) -> list[Block]:
+    """Q2 (b): top candidates for a few test trigrams, with computed remarks; the embedding extra."""
+    pred = params["q2"]["predict"]
+    top = src.csv(paths.Q2_PREDICT_RESULTS / "top.csv")
+    truth = true_word_ranks(src.csv(paths.Q2_PREDICT_RESULTS / "probabilities.csv"))
+    lists = top.groupby("test_row", sort=True)["word"].apply(", ".join).rename("top candidates")
+    shown = truth.join(lists, on="test_row").rename(columns={"rank": "true rank", "probability": "p(true)"})
+    inside = int((truth["rank"] <= pred["top"]).sum())
+    first = int((truth["rank"] == 1).sum())
+    blocks: list[Block] = [
+        Heading(3, f"Q2 (b) Predicting the 4th word of {len(truth)} test trigrams"),
+        Paragraph(
+            f"Network {pred['network']}; {len(truth)} test trigrams drawn with seed {pred['seed']}. For each, the "
+            f"{pred['top']} most probable next words (of all {VOCAB_SIZE} probabilities, kept in "
+            "`results/q2/predict/probabilities.csv`), most probable first, and the rank of the word the test set has."
+        ),
+        Table(shown),
+        src.figure(paths.Q2_PREDICT_PLOTS / "top.png",
+                   f"Top {pred['top']} candidates per trigram; the true word in orange."),
+        Bullets((
+            f"The true word is among the top {pred['top']} for {inside} of the {len(truth)} trigrams and ranked "
+            f"first for {first}; its median rank is {num(float(truth['rank'].median()), 3)}.",
+            f"The mean probability given to the true word is {num(float(truth['probability'].mean()), 3)}, "
+            f"{float(truth['probability'].mean()) * VOCAB_SIZE:.0f} times the uniform 1/{VOCAB_SIZE}.",
+            f"The top {pred['top']} candidates carry "
+            f"{pct(float(top.groupby('test_row')['probability'].sum().mean()))} of the probability on average.",
+        )),
+        Paragraph(
+            "A candidate is sensible when it would continue the three words grammatically and plausibly; the "
+            "lists above can be read with that in mind, while the true word's rank measures how close the network "
+            "comes to the test sentence itself. Seeing only three words, the network cannot know more than which "
+            "continuations are common after them."
+        ),
+    ]
+    return blocks + embeddings(src, params)
+
+
+def embeddings(src: Sources, params: dict) -> list[Block]:
+    """Beyond the assignment: nearest words in the embedding space, strongest pair computed."""
+    near = src.csv(paths.Q2_EMBEDDINGS_RESULTS / "nearest_words.csv")
+    closest = near.loc[near["cosine"].idxmax()]
+    firsts = near[near["rank"] == 1]
+    table = near.groupby("word", sort=False).apply(
+        lambda g: ", ".join(f"{w} ({c:.2f})" for w, c in zip(g["neighbour"], g["cosine"], strict=True)),
+        include_groups=False).rename("nearest words (cosine)").reset_index()
+    return [
+        Paragraph(f"Beyond the assignment: the learned embedding R of {params['q2']['embeddings']['network']}. "
+                  "Nearest words by cosine similarity:"),
+        Table(table),
+        Paragraph(
+            f"The closest pair is {closest['word']} – {closest['neighbour']} (cosine "
+            f"{num(float(closest['cosine']), 2)}); the nearest neighbour's cosine averages "
+            f"{num(float(firsts['cosine'].mean()), 2)} over the {len(firsts)} words. Words that can replace each "
+            "other in a sentence end up close, because the network only ever sees which words precede which."
+        ),
+        src.figure(paths.Q2_EMBEDDINGS_PLOTS / "pca.png",
+                   "The embedding vectors projected on their first two principal "
+                   "components."),
+    ]
+
+
+def q2_section(src: Sources, params: dict) -> list[Block]:
+    """Q2 (a)-(b) in order."""
+    return [Heading(2, "Q2 — Predicting the next word of a trigram"), *training(src, params),
+            *prediction(src, params)]

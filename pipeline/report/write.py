@@ -1,0 +1,125 @@
+"""Stage report: REPORT.md and a self-contained report.html answering every part of the assignment.
+
+Every number is read from the pipeline's outputs (metrics/, results/, plots/ and params.yaml), and every
+comparative sentence is computed from them, so the report follows any change made with
+`dvc exp run -S ...`. The sections live in q1.py, q2.py and q3.py beside this file.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import replace
+from pathlib import Path
+
+import pandas as pd
+
+from pipeline.common import io, paths
+from pipeline.common.config import Data, load, read_tree, stage_help
+from pipeline.common.document import Block, Bullets, Figure, Heading, Paragraph, Table, to_html, to_markdown
+from pipeline.common.errors import make_app, run
+from pipeline.common.provenance import flatten, sha256, versions
+from pipeline.q1.params import Q1
+from pipeline.q2.params import Q2
+from pipeline.q3.params import Q3
+from pipeline.report.q1 import q1_section
+from pipeline.report.q2 import q2_section
+from pipeline.report.q3 import q3_section
+from pipeline.report.sources import Sources, num
+
+PARAMS = ("data", "q1", "q2", "q3")
+SCHEMA = {"data": Data, "q1": Q1, "q2": Q2, "q3": Q3}
+TITLE = "EEE 443/543 mini project: sparse autoencoder, trigram language model, activity recognition"
+
+HELP = stage_help(__doc__, SCHEMA, PARAMS)
+app = make_app(HELP)
+
+
+def stage_seconds(src: Sources, params: dict) -> pd.DataFrame:
+    """Training seconds each stage recorded in its own outputs, one row per stage."""
+    search, sweep = paths.Q1_SEARCH_RESULTS / "search.csv", paths.Q1_SUMMARY_RESULTS / "sweep.csv"
+    rows = [("q1_search", src.csv(search)["seconds"].sum(), f"{search} (sum)"),
+            ("q1_train", src.json(paths.Q1_METRICS)["train_seconds"], str(paths.Q1_METRICS))]
+    rows += [(f"q1_sweep@{int(r['hidden'])}-{num(r['lambda'])}", r["train_seconds"], str(sweep))
+             for _, r in src.csv(sweep).iterrows()]
+    q2, q3 = src.json(paths.Q2_METRICS), src.json(paths.Q3_METRICS)
+    rows += [(f"q2_train@{name}", q2[f"{name}.train_seconds"], str(paths.Q2_METRICS)) for name in params["q2"]["sizes"]]
+    rows += [(f"q3_train@{name}", q3[f"{name}_wall_seconds"], str(paths.Q3_METRICS)) for name in params["q3"]["models"]]
+    return pd.DataFrame(rows, columns=["stage", "seconds", "read from"])
+
+
+def data_files(src: Sources, params: dict) -> pd.DataFrame:
+    """Every input data file (params.yaml data.*) and the preprocessed patches, with size and sha256."""
+    files = [(f"data.{key}", str(value)) for key, value in params["data"].items()]
+    files.append(("q1_preprocess output", str(paths.PATCHES)))
+    return pd.DataFrame([{"file": path, "role": role, "bytes": src.path(path).stat().st_size,
+                          "sha256": sha256(src.path(path))} for role, path in files])
+
+
+def provenance_section(src: Sources, params: dict) -> list[Block]:
+    """Parameters, data checksums, software versions, seeds and stage times."""
+    flat = {key: str(value) for key, value in flatten(params).items()}
+    seeds = {key: value for key, value in flat.items() if key.rsplit(".", 1)[-1] == "seed"}
+    seconds = stage_seconds(src, params)
+    return [
+        Heading(2, "How this was produced"),
+        Paragraph("`dvc repro` runs one script per stage (`python -m pipeline.<study>.<stage>`, see dvc.yaml); "
+                  "this report is its last stage, `python -m pipeline.report.write`, and reads only files the stages "
+                  "wrote."),
+        Heading(3, "Data"),
+        Table(data_files(src, params)),
+        Heading(3, "Seeds"),
+        Bullets(tuple(f"`{key}` = {value}" for key, value in seeds.items())),
+        Heading(3, "Software"),
+        Table(pd.DataFrame(list(versions().items()), columns=["package", "version"])),
+        Heading(3, "Training time per stage"),
+        Paragraph("Seconds of training each stage measured and wrote into its outputs: "
+                  f"{num(seconds['seconds'].sum())} s in all. The other stages (preprocessing, summaries, "
+                  "predictions, this report) do not record their time."),
+        Table(seconds),
+        Heading(3, "Parameters (params.yaml, flattened)"),
+        Table(pd.DataFrame(list(flat.items()), columns=["parameter", "value"])),
+    ]
+
+
+def contents(blocks: list[Block]) -> Bullets:
+    """One item per section heading, its subsection headings after a colon."""
+    items: list[list[str]] = []
+    for block in blocks:
+        if isinstance(block, Heading) and block.level == 2:
+            items.append([block.text])
+        elif isinstance(block, Heading) and block.level == 3 and items:
+            items[-1].append(block.text)
+    return Bullets(tuple(head + (": " + "; ".join(subs) if subs else "") for head, *subs in items))
+
+
+def build(src: Sources, params: dict) -> list[Block]:
+    """The whole report: title, introduction with contents, Q1-Q3, provenance."""
+    body = [*q1_section(src, params), *q2_section(src, params), *q3_section(src, params),
+            *provenance_section(src, params)]
+    intro = Paragraph("Written by the pipeline's `report` stage from its own outputs: every number, table and "
+                      "comparison below is read or computed from `metrics/`, `results/`, `plots/` and "
+                      "`params.yaml` of this run, so it follows any `dvc exp run -S ...` change.")
+    return [Heading(1, TITLE), intro, Paragraph("Contents:"), contents(body), *body]
+
+
+def relative_figures(blocks: list[Block], root: Path, folder: Path) -> list[Block]:
+    """Figure paths (relative to `root`) rewritten relative to `folder`, where the Markdown file goes."""
+    return [replace(b, path=Path(os.path.relpath(root / b.path, folder))) if isinstance(b, Figure) else b
+            for b in blocks]
+
+
+@app.command(help=HELP)
+def main() -> None:
+    """Write REPORT.md and report.html from the pipeline's outputs."""
+    tree = read_tree()
+    load(SCHEMA, PARAMS, tree=tree)
+    root = Path(".")
+    blocks = build(Sources(root), tree)
+    markdown, html = paths.REPORT_MD, paths.REPORT_HTML
+    io.write_text(markdown, to_markdown(relative_figures(blocks, root, markdown.parent)))
+    io.write_text(html, to_html(blocks, TITLE, root=root))
+    print(f"report: wrote {markdown} and {html} ({sum(isinstance(b, Figure) for b in blocks)} figures)")
+
+
+if __name__ == "__main__":
+    run(app)

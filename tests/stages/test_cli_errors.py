@@ -1,0 +1,153 @@
+"""What the real command line shows: bad parameters, divergence, usage mistakes, --help and interrupts.
+
+Every stage runs as `python -m pipeline.<study>.<stage>` in a `Project` folder (its own params.yaml and tiny
+data). The table of every invalid parameter of every stage is in tests/unit/test_config.py (in-process); here
+a few of them go end to end: exit 2, one `error: ...` line, no traceback, nothing written.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+
+import pytest
+
+from pipeline.q1 import preprocess, search, sweep, sweep_summary
+from pipeline.q1 import train as q1_train
+from pipeline.q2 import embeddings, predict, summary
+from pipeline.q2 import train as q2_train
+from pipeline.q3 import compare
+from pipeline.q3 import train as q3_train
+from pipeline.report import write
+from tests.conftest import ROOT, Project, run_stage
+
+pytestmark = pytest.mark.slow  # each test starts one or more Python processes
+STAGES = (preprocess, search, q1_train, sweep, sweep_summary, q2_train, summary, predict, embeddings, q3_train,
+          compare, write)
+ONE_GRU = {"hidden": 4, "head": "4", "lr": 0.1, "schedule": "cosine", "lr_min": 0.0, "epochs": 2, "patience": 2,
+           "clip": 5.0, "recurrent_init": "glorot", "recurrent_gain": 1.0}
+
+# (stage, its arguments, {params.yaml key: bad value}, the one error line after "error: params.yaml ")
+BAD = [
+    ("pipeline.q1.preprocess", [], {"q1.preprocess.low": 0.9, "q1.preprocess.high": 0.1},
+     "q1.preprocess.low = 0.9 must be < q1.preprocess.high = 0.1"),
+    ("pipeline.q1.train", [], {"q1.hidden": 64.5}, "q1.hidden = 64.5: must be a positive integer"),
+    ("pipeline.q1.search", [], {"q1.search.beta": []}, "q1.search.beta = []: must be a non-empty list"),
+    ("pipeline.q1.sweep", ["5.5", "0"], {}, "q1.sweep.hidden = '5.5': must be a positive integer"),
+    ("pipeline.q1.sweep_summary", [], {"q1.sweep.lambda": [0, -0.5]}, "q1.sweep.lambda[1] = -0.5: must be >= 0"),
+    ("pipeline.q2.train", ["d4_p8"], {"q2.lr": "fast"}, "q2.lr = 'fast': must be a finite number"),
+    ("pipeline.q2.train", ["d32_p256"], {}, "q2.sizes.d32_p256 = None: missing (add the entry to params.yaml)"),
+    ("pipeline.q2.summary", [], {"q2.sizes": {}}, "q2.sizes = {}: must be a non-empty mapping"),
+    ("pipeline.q2.predict", [], {"q2.predict.count": 0}, "q2.predict.count = 0: must be a positive integer"),
+    ("pipeline.q2.embeddings", [], {"q2.embeddings.words": " , "}, "q2.embeddings.words = ' , ': no word given"),
+    ("pipeline.q3.train", ["gru"], {"q3.standardise": "maybe"}, "q3.standardise = 'maybe': must be true or false"),
+    ("pipeline.q3.train", ["gru"], {"q3.models.gru.clip": "off"}, "q3.models.gru.clip = 'off': must be a finite "
+                                                                  "number"),
+    ("pipeline.q3.compare", [], {"q3.models.transformer": ONE_GRU},
+     "q3.models (key) = 'transformer': must be one of rnn, lstm, gru"),
+    ("pipeline.report.write", [], {"q1.sgd.lrr": 0.1},
+     "q1.sgd.lrr: unknown key (known: epochs, batch_size, lr, momentum)"),
+]
+
+
+def error_lines(proc: subprocess.CompletedProcess) -> list[str]:
+    assert "Traceback" not in proc.stderr, proc.stderr
+    return [line for line in proc.stderr.splitlines() if line.startswith("error:")]
+
+
+@pytest.mark.parametrize(("module", "args", "changes", "line"), BAD, ids=[f"{b[0]}: {b[3][:40]}" for b in BAD])
+def test_an_invalid_parameter_stops_the_stage_before_any_work(tmp_path, module, args, changes, line):
+    project = Project(tmp_path / "p")
+    for key, value in changes.items():
+        project.set(key, value)
+    before = project.files()
+    proc = run_stage(module, args, cwd=project.root)
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.strip().splitlines() == [f"error: params.yaml {line}"]
+    assert project.files() == before  # stopped before writing anything
+
+
+def test_a_bad_sweep_item_and_bad_params_are_reported_together(tmp_path):
+    project = Project(tmp_path / "p").set("q1.rho", 1.5)
+    proc = run_stage("pipeline.q1.sweep", ["5.5", "abc"], cwd=project.root)
+    assert proc.returncode == 2 and proc.stderr.strip().splitlines() == [
+        "error: params.yaml q1.sweep.hidden = '5.5': must be a positive integer",
+        "error: params.yaml q1.sweep.lambda = 'abc': must be a finite number",
+        "error: params.yaml q1.rho = 1.5: must be in (0, 1)",
+    ]
+
+
+# stage, its arguments, the huge learning rate's key, the changes that make the run tiny
+DIVERGING = [
+    ("pipeline.q1.train", [], "q1.sgd.lr", {"q1.solver": "sgd", "q1.sgd.epochs": 2, "q1.sgd.batch_size": 8}),
+    ("pipeline.q2.train", ["d4_p8"], "q2.lr", {}),
+    ("pipeline.q3.train", ["rnn"], "q3.models.rnn.lr", {}),
+]
+
+
+@pytest.mark.parametrize(("module", "args", "key", "changes"), DIVERGING, ids=[d[0] for d in DIVERGING])
+def test_divergence_stops_with_one_line_naming_epoch_and_learning_rate(tmp_path, module, args, key, changes):
+    project = Project(tmp_path / "p")
+    if module == "pipeline.q1.train":  # q1 trains on the preprocessed patches
+        prep = run_stage("pipeline.q1.preprocess", cwd=project.root)
+        assert prep.returncode == 0, prep.stderr
+    for dotted, value in {**changes, key: 1e300}.items():
+        project.set(dotted, value)
+    proc = run_stage(module, args, cwd=project.root)
+    assert proc.returncode == 2, proc.stderr
+    errors = error_lines(proc)
+    assert len(errors) == 1, proc.stderr
+    assert "diverged at epoch 1" in errors[0] and f"{key} (now 1e+300)" in errors[0], errors[0]
+    assert not [f for f in project.files() if f.endswith((".json", ".npz"))]  # no NaN results
+
+
+@pytest.mark.parametrize(("module", "args", "line"), [
+    ("pipeline.q2.train", ["d4_p8", "--bogus", "1"], "error: No such option: --bogus"),
+    ("pipeline.q2.train", [], "error: Missing argument 'name'."),
+    ("pipeline.q1.sweep", ["50"], "error: Missing argument 'lam'."),
+    ("pipeline.q1.train", ["extra"], "error: Got unexpected extra argument(s) (extra)"),
+    ("pipeline.q3.evaluate", ["--model", "gru", "--data", "data/raw/data3.h5", "--split", "valid"],
+     "error: --split = 'valid': must be test or train"),
+])
+def test_other_command_line_mistakes_are_one_line_too(tmp_path, module, args, line):
+    project = Project(tmp_path / "p")
+    proc = run_stage(module, args, cwd=project.root)
+    assert proc.returncode == 2 and proc.stderr.splitlines() == [line], proc.stderr
+
+
+@pytest.mark.parametrize("stage", STAGES, ids=lambda s: s.__name__)
+def test_the_help_of_every_stage_lists_the_params_keys_it_reads(tmp_path, stage):
+    proc = run_stage(stage.__name__, ["--help"], cwd=tmp_path)  # no params.yaml needed
+    assert proc.returncode == 0 and not proc.stderr, proc.stderr
+    assert "params.yaml keys read (values live only there):" in proc.stdout
+    listed = [line.strip().split(": ", 1)[0] for line in proc.stdout.split("values live only there):")[1].splitlines()]
+    assert [key for key in stage.PARAMS if key not in listed] == [], proc.stdout
+
+
+def test_the_help_of_q3_train_names_its_model_entry_and_shared_keys(tmp_path):
+    proc = run_stage("pipeline.q3.train", ["--help"], cwd=tmp_path)
+    assert proc.returncode == 0 and not proc.stderr
+    assert "q3.models.{model}: one q3_train@<model> per entry" in proc.stdout
+    assert "q3.momentum: classical momentum alpha" in proc.stdout
+
+
+@pytest.mark.parametrize(("signum", "message"), [(signal.SIGTERM, True), (signal.SIGINT, False)])
+def test_an_interrupted_stage_exits_130(tmp_path, signum, message):
+    project = Project(tmp_path / "p").set("q2.sizes.d4_p8.epochs", 100000).set("q2.patience", 100000)
+    env = dict(os.environ, MPLBACKEND="Agg", PYTHONPATH=str(ROOT))
+    # a shell's background job starts with SIGINT ignored (Python then keeps ignoring it): restore the default
+    job = subprocess.Popen([sys.executable, "-m", "pipeline.q2.train", "d4_p8"], cwd=project.root, env=env,
+                           stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True,
+                           preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    try:
+        assert "epoch 1:" in job.stderr.readline()  # training is under way
+        job.send_signal(signum)
+        rest = job.communicate(timeout=60)[1]
+    finally:
+        job.kill()
+    assert job.returncode == 130 and "Traceback" not in rest, rest
+    interrupted = [line for line in rest.splitlines() if line.startswith("interrupted: ")]
+    assert interrupted == (["interrupted: earlier outputs are unchanged; run `dvc repro` to finish"] if message else [])
+    assert not [folder for folder in ("artifacts", "results", "plots", "metrics") if (project.root / folder).exists()]

@@ -1,0 +1,156 @@
+"""Q2 stages: params checks, the top-10 table, nearest words, and a tiny end-to-end run in a project folder."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from models.trainer import TrainingDiverged
+from pipeline.common import paths
+from pipeline.q2 import embeddings, network, predict, summary, train
+from tests.conftest import Project
+
+NET = "d4_p8"  # the one q2.sizes entry of the project fixture
+
+
+def sizes(**changes) -> dict:
+    """A fresh q2.sizes with NET changed (Project.set on a key inside q2.sizes would edit Project.TINY itself)."""
+    return {NET: {**Project.TINY["q2.sizes"][NET], **changes}}
+
+
+def test_bad_training_params_exit_2_with_one_line_per_key(project, monkeypatch, capsys):
+    for key, value in {"q2.lr": -0.1, "q2.momentum": 1.0, "q2.patience": 0, "q2.sizes": sizes(dim=0),
+                       "q2.schedule": "linear", "q2.dtype": "float16"}.items():
+        project.set(key, value)
+    code, err = project.run(train, NET, monkeypatch=monkeypatch, capsys=capsys)
+    assert code == 2
+    expected = ["q2.lr = -0.1", "q2.momentum = 1.0", "q2.patience = 0", f"q2.sizes.{NET}.dim = 0",
+                "q2.schedule = 'linear'", "q2.dtype = 'float16'"]
+    assert len(err) == len(expected)
+    for key in expected:
+        assert sum(line.startswith(f"error: params.yaml {key}: ") for line in err) == 1, key
+    assert not (project.root / "results").exists()
+
+
+def test_unknown_network_name_is_one_line(project, monkeypatch, capsys):
+    code, err = project.run(train, "d9_p9", monkeypatch=monkeypatch, capsys=capsys)
+    assert code == 2 and err == ["error: params.yaml q2.sizes.d9_p9 = None: missing (add the entry to params.yaml)"]
+
+
+def test_cosine_needs_lr_min_below_lr(project, monkeypatch, capsys):
+    project.set("q2.schedule", "cosine").set("q2.lr", 0.1).set("q2.lr_min", 0.2)
+    code, err = project.run(train, NET, monkeypatch=monkeypatch, capsys=capsys)
+    assert code == 2 and err == ["error: params.yaml q2.lr_min = 0.2 must be < q2.lr = 0.1"]
+
+
+def test_divergence_names_the_epoch_and_the_learning_rate(project, monkeypatch, capsys):
+    def diverging(*args, **kwargs):
+        raise TrainingDiverged(4, float("nan"))
+
+    monkeypatch.setattr(train, "train", diverging)
+    project.set("q2.lr", 5.0)
+    code, err = project.run(train, NET, monkeypatch=monkeypatch, capsys=capsys)
+    assert code == 2 and len(err) == 1
+    assert "diverged at epoch 4" in err[0] and "q2.lr (now 5.0)" in err[0]
+
+
+def test_bad_predict_and_embedding_params(project, monkeypatch, capsys):
+    project.set("q2.predict.count", 0).set("q2.predict.top", -1)
+    code, err = project.run(predict, monkeypatch=monkeypatch, capsys=capsys)
+    assert code == 2 and err == ["error: params.yaml q2.predict.count = 0: must be a positive integer",
+                                 "error: params.yaml q2.predict.top = -1: must be a positive integer"]
+    project.set("q2.predict.count", 3).set("q2.predict.top", 5)
+    code, err = project.run(predict, monkeypatch=monkeypatch, capsys=capsys)  # NET not trained yet
+    assert code == 2 and len(err) == 1
+    assert f"{network.artifact_path(NET)}: missing (run `dvc repro`" in err[0]
+    project.set("q2.embeddings.words", "w1,nonsense")
+    code, err = project.run(embeddings, monkeypatch=monkeypatch, capsys=capsys)
+    assert code == 2 and err == ["error: params.yaml q2.embeddings.words = 'w1,nonsense': "
+                                 "not in the vocabulary: nonsense"]
+
+
+def test_top_table_lists_the_most_probable_words_in_order():
+    words = ("a", "b", "c", "d", "e")
+    probs = np.array([[0.1, 0.5, 0.05, 0.3, 0.05], [0.6, 0.1, 0.1, 0.15, 0.05]])
+    x, d = np.array([[0, 1, 2], [3, 3, 4]]), np.array([3, 2])
+    table = predict.top_table(np.array([7, 9]), x, d, probs, words, 3)
+    first = table[table["test_row"] == 7]
+    assert list(first["word"]) == ["b", "d", "a"] and list(first["rank"]) == [1, 2, 3]
+    np.testing.assert_allclose(first["probability"], [0.5, 0.3, 0.1])
+    assert list(first["is_true"]) == [False, True, False] and first["context"].iloc[0] == "a b c"
+    second = table[table["test_row"] == 9]
+    assert list(second["word"]) == ["a", "d", "b"] and not second["is_true"].any()
+    md = predict.top_markdown(table, probs, d)
+    assert "| 2 | **d** | 0.3000 |" in md and "true: **c**, rank 3" in md
+
+
+def test_probability_table_ranks_every_word():
+    probs = np.array([[0.2, 0.5, 0.3]])
+    table = predict.probability_table(np.array([0]), np.array([[0, 1, 2]]), np.array([2]), probs, ("a", "b", "c"))
+    assert list(table["rank"]) == [3, 1, 2] and len(table) == 3
+
+
+def test_cosine_neighbours_and_pca_by_hand():
+    emb = np.array([[1.0, 0.0], [0.9, 0.1], [0.0, 1.0], [-1.0, 0.0]])
+    idx, sims = embeddings.cosine_neighbours(emb, 0, 3)
+    np.testing.assert_array_equal(idx, [1, 2, 3])
+    np.testing.assert_allclose(sims, [0.9 / np.hypot(0.9, 0.1), 0.0, -1.0])
+    coords, explained = embeddings.pca_2d(emb)
+    assert coords.shape == (4, 2) and explained.sum() == pytest.approx(1.0)
+
+
+def test_tiny_end_to_end(project, monkeypatch, capsys):
+    project.set("q2.sizes", sizes(epochs=3)).set("q2.patience", 2)
+    code, err = project.run(train, NET, monkeypatch=monkeypatch, capsys=capsys)
+    assert code == 0, err
+    assert sum(f"q2_train {NET} epoch" in line for line in err) >= 1  # one progress line per epoch
+    result = json.loads((paths.Q2_TRAIN_RESULTS / NET / paths.RESULT).read_text())
+    for key in ("val_cross_entropy", "val_accuracy", "test_cross_entropy", "test_accuracy", "best_epoch",
+                "stopped_epoch", "stop_reason", "train_seconds"):
+        assert key in result
+    assert result["parameters"] == 250 * 4 + 3 * 4 * 8 + 8 + 8 * 250 + 250  # R, W1, b1, W2, b2
+    curve = pd.read_csv(paths.Q2_TRAIN_PLOTS / NET / paths.CURVE)
+    assert len(curve) == result["stopped_epoch"] and list(curve.columns) == train.CURVE_COLUMNS
+    assert result["val_cross_entropy"] == pytest.approx(curve["val_cross_entropy"].min(), rel=1e-5)
+    assert (paths.Q2_TRAIN_PLOTS / NET / "curve.png").stat().st_size > 0
+    model, params = network.load_network(paths.Q2_TRAIN_ARTIFACTS / NET / paths.MODEL)
+    assert (model.dim, model.hidden) == (4, 8)
+
+    code, err = project.run(summary, monkeypatch=monkeypatch, capsys=capsys)
+    assert code == 0, err
+    metrics = json.loads(paths.Q2_METRICS.read_text())
+    assert metrics[f"{NET}.val_cross_entropy"] == result["val_cross_entropy"]
+    assert (paths.Q2_SUMMARY_PLOTS / "validation_curves.png").stat().st_size > 0
+
+    code, err = project.run(predict, monkeypatch=monkeypatch, capsys=capsys)  # count 3, top 5
+    assert code == 0, err
+    top = pd.read_csv(paths.Q2_PREDICT_RESULTS / "top.csv")
+    assert len(top) == 3 * 5 and top.groupby("test_row")["probability"].apply(lambda p: p.is_monotonic_decreasing).all()
+    assert "true: **" in (paths.Q2_PREDICT_RESULTS / "top.md").read_text()
+    probs = pd.read_csv(paths.Q2_PREDICT_RESULTS / "probabilities.csv")
+    assert len(probs) == 3 * 250
+    np.testing.assert_allclose(probs.groupby("test_row")["probability"].sum(), 1.0, rtol=1e-5)
+    assert (paths.Q2_PREDICT_PLOTS / "top.png").stat().st_size > 0
+
+    code, err = project.run(embeddings, monkeypatch=monkeypatch, capsys=capsys)  # words w1,w2, 3 neighbours
+    assert code == 0, err
+    nearest = pd.read_csv(paths.Q2_EMBEDDINGS_RESULTS / "nearest_words.csv")
+    assert list(nearest["word"]) == ["w1"] * 3 + ["w2"] * 3 and list(nearest["rank"]) == [1, 2, 3] * 2
+    first = nearest[nearest["word"] == "w1"]
+    idx, sims = embeddings.cosine_neighbours(params["R"].astype(np.float64), 1, 3)
+    assert list(first["neighbour"]) == [f"w{i}" for i in idx]
+    np.testing.assert_allclose(first["cosine"], sims, rtol=1e-5)
+    assert "w1" in (paths.Q2_EMBEDDINGS_RESULTS / "nearest_words.md").read_text()
+    assert (paths.Q2_EMBEDDINGS_PLOTS / "pca.png").stat().st_size > 0
+
+
+def test_summary_requires_sizes_and_results(project, monkeypatch, capsys):
+    project.set("q2.sizes", None)
+    code, err = project.run(summary, monkeypatch=monkeypatch, capsys=capsys)
+    assert code == 2 and err[0].startswith("error: params.yaml q2.sizes = None")
+    project.set("q2.sizes", {"d8_p64": {"dim": 8, "hidden": 64, "epochs": 1}})
+    code, err = project.run(summary, monkeypatch=monkeypatch, capsys=capsys)
+    assert code == 2 and f"{paths.Q2_TRAIN_RESULTS / 'd8_p64' / paths.RESULT}: missing" in err[0]

@@ -1,0 +1,49 @@
+"""The CI metric regression check."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tools.check_metrics import DEFAULT_RULES, Rule, find_rule, load_rules, regressions
+
+ROOT = Path(__file__).resolve().parents[2]
+
+RULES = [
+    Rule("*seconds*", "ignore"),
+    Rule("metrics/q3.json:*accuracy", "higher", 0.01),
+    Rule("metrics/q2.json:*cross_entropy", "lower", 0.005),
+]
+
+
+def _diff(file, key, old, new):
+    return {file: {key: {"old": old, "new": new}}}
+
+
+def test_worse_beyond_tolerance_fails_within_passes():
+    assert regressions(_diff("metrics/q3.json", "gru.test_accuracy", 0.95, 0.945), RULES) == []
+    assert regressions(_diff("metrics/q3.json", "gru.test_accuracy", 0.95, 0.93), RULES)
+    assert regressions(_diff("metrics/q3.json", "gru.test_accuracy", 0.95, 0.99), RULES) == []
+    assert regressions(_diff("metrics/q2.json", "d8.val_cross_entropy", 2.7, 2.704), RULES) == []
+    assert regressions(_diff("metrics/q2.json", "d8.val_cross_entropy", 2.7, 2.8), RULES)
+
+
+def test_ignored_new_missing_and_unknown_metrics():
+    assert regressions(_diff("metrics/q3.json", "gru.seconds", 1, 100), RULES) == []
+    assert regressions(_diff("metrics/q3.json", "rnn.test_accuracy", None, 0.5), RULES) == []
+    assert "disappeared" in regressions(_diff("metrics/q3.json", "rnn.test_accuracy", 0.8, None), RULES)[0]
+    assert "no rule" in regressions(_diff("metrics/q9.json", "x", 1, 1), RULES)[0]
+
+
+def test_committed_rules_parse():
+    assert load_rules(Path(DEFAULT_RULES))
+
+
+@pytest.mark.parametrize("name", ["q1", "q2", "q3"])
+def test_every_committed_metric_has_a_rule(name):
+    path = ROOT / "metrics" / f"{name}.json"
+    if not path.is_file():
+        pytest.skip(f"{path} not produced yet (run `dvc repro`)")
+    rules = load_rules(Path(DEFAULT_RULES))
+    keys = json.loads(path.read_text())
+    assert [key for key in keys if find_rule(rules, f"metrics/{name}.json:{key}") is None] == []
