@@ -1,6 +1,6 @@
 # The README's two quick-start commands.
 .PHONY: pipeline test
 pipeline:
-	pip install -e . && dvc repro
+	pip install --require-hashes -r requirements.lock && pip install --no-deps -e . && dvc repro --force
 test:
-	pip install -e ".[test]" && pytest
+	pip install --require-hashes -r requirements.lock && pip install --no-deps -e . && pytest

@@ -92,7 +92,7 @@ def _torch_blas(torch) -> str:
 def describe(torch=None) -> dict:
     """CPU, cores, library versions and BLAS builds, thread settings, load average and date."""
     info = {
-        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "cpu": _cpu_model(),
         "cores": os.cpu_count(),
         "python": platform.python_version(),

@@ -100,7 +100,7 @@ def recurrent(cell: str, x: np.ndarray, y: np.ndarray) -> Workload:
 
 def load_all(data1: str, data2: str, data3: str, rng: np.random.Generator) -> list[Workload]:
     """Every workload from the raw data files (Q1 preprocessing with its defaults; Q3: 90 % of trX)."""
-    from pipeline.q1.preprocess import normalise
+    from pipeline.q1.data import normalise
 
     patches = normalise(load_patches(data1), clip_std=3.0, low=0.1, high=0.9)
     trigrams = load_trigrams(data2)

@@ -12,9 +12,11 @@ import numpy as np
 from models.contract import Batch, Model, Params
 from models.optim import MomentumSGD, clip_grad_norm
 
+MAX_LOSS_GROWTH = 100.0  # a mini-batch loss above this many times the first mini-batch's counts as divergence
+
 
 class TrainingDiverged(RuntimeError):
-    """The training loss became NaN or inf."""
+    """The training loss became NaN or inf, or grew far beyond its starting value (MAX_LOSS_GROWTH)."""
 
     def __init__(self, epoch: int, loss: float) -> None:
         super().__init__(f"training diverged at epoch {epoch}: loss = {loss}")
@@ -77,7 +79,9 @@ def train(
     loss (the training loss without a validation set); it must fall by more than `min_delta` within
     `patience` epochs or training stops. The parameters of the best epoch are restored at the end.
     `lr_schedule(epoch)` (1-based) sets the learning rate of each epoch; `clip_norm` caps the global
-    gradient norm of each mini-batch. Raises TrainingDiverged on a NaN or inf mini-batch loss.
+    gradient norm of each mini-batch. Raises TrainingDiverged when a mini-batch loss is NaN or inf or above
+    MAX_LOSS_GROWTH times the first mini-batch's loss (a run whose loss grows that far is not training; with an
+    explosive learning rate the loss can grow by 10^5 and more and still be finite).
     """
     n = len(train_data[0])
     train_eval = train_data
@@ -86,6 +90,7 @@ def train(
         train_eval = tuple(a[rows] for a in train_data)
     result = TrainResult(params={name: array.copy() for name, array in params.items()})
     best = math.inf
+    first_loss = None
     waited = 0
     started = time.perf_counter()
     for epoch in range(1, epochs + 1):
@@ -96,7 +101,8 @@ def train(
         for start in range(0, n, batch_size):
             rows = order[start : start + batch_size]
             loss, grads = model.loss_and_grads(params, tuple(a[rows] for a in train_data))
-            if not math.isfinite(loss):
+            first_loss = loss if first_loss is None else first_loss
+            if not math.isfinite(loss) or loss > MAX_LOSS_GROWTH * abs(first_loss):
                 raise TrainingDiverged(epoch, loss)
             if clip_norm is not None:
                 clip_grad_norm(grads, clip_norm)

@@ -7,6 +7,7 @@ import sys
 from collections.abc import Callable
 
 import typer
+from threadpoolctl import threadpool_limits
 
 EXIT_USER_ERROR = 2
 
@@ -21,19 +22,30 @@ def make_app(help_text: str) -> typer.Typer:
 
 
 def run(app: Callable[..., object]) -> None:
-    """Run a Typer app; UserError -> 'error: ...' on stderr and exit 2; Ctrl-C or SIGTERM -> exit 130.
+    """Run a Typer app on one BLAS / OpenMP thread; a problem is one 'error: ...' line on stderr and exit 2.
 
-    A bad command line (an unknown option, a missing argument) is one 'error: ...' line and exit 2 too.
-    SIGTERM (what `kill` and DVC's cancellation send) is treated like Ctrl-C, so temporary files are
-    removed on the way out; outputs are written atomically, so earlier outputs stay intact.
+    Problems: UserError (one line per problem), a bad command line (an unknown option, a missing argument), an
+    OSError such as a read-only folder or a full disk, and memory running out. Ctrl-C and SIGTERM (what `kill`
+    and DVC's cancellation send) print 'interrupted: ...' and exit 130. Outputs are committed as one set at the end
+    of a stage (pipeline.common.staging), so in every one of these cases the earlier outputs stay as they were.
+    Thread counts are set here, in code, so OPENBLAS_NUM_THREADS and the like cannot change a result; a stage
+    may raise them for a block (q2.blas_threads).
     """
     signal.signal(signal.SIGTERM, _interrupt)
+    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:  # not where the shell ignores Ctrl-C
+        signal.signal(signal.SIGINT, _interrupt)
     try:
-        code = app(standalone_mode=False)  # returns the exit code of --help (0) and of Ctrl-C (130)
+        with threadpool_limits(limits=1):
+            code = app(standalone_mode=False)  # returns the exit code of --help (0) and of Ctrl-C (130)
     except UserError as err:
         _fail(str(err).splitlines())
     except typer.TyperException as err:  # click's usage errors
         _fail([err.format_message().replace("\n", " ")])
+    except OSError as err:
+        where = f"{err.filename}: " if err.filename else ""
+        _fail([f"{where}{err.strerror or err}; earlier outputs are unchanged"])
+    except MemoryError:
+        _fail(["out of memory: lower the sizes in params.yaml; earlier outputs are unchanged"])
     sys.exit(code if isinstance(code, int) else 0)
 
 

@@ -1,6 +1,7 @@
-"""Atomic file output: write to a temporary file in the target folder, then rename over the target.
+"""File output: to a temporary file in the target folder, then renamed over the target.
 
-An interrupted or failing stage therefore never leaves a half-written result.
+Inside a `pipeline.common.staging.outputs` block the target is the output's staging copy (the whole set is
+swapped in at the end of the block); elsewhere (logs, benchmark results) the rename makes each file atomic.
 """
 
 from __future__ import annotations
@@ -14,11 +15,13 @@ from pathlib import Path
 
 import numpy as np
 
+from pipeline.common.staging import staged
+
 
 @contextlib.contextmanager
 def atomic_path(path: str | Path) -> Iterator[Path]:
-    """Yield a temporary path beside `path`; on success rename it to `path`, on failure delete it."""
-    path = Path(path)
+    """Yield a temporary path beside `path` (or its staging copy); on success rename it there, else delete it."""
+    path = staged(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=f".tmp{path.suffix}", dir=path.parent)
     os.close(fd)

@@ -3,7 +3,7 @@
 Each stage writes into folders of its own (`<kind>/<study>/<stage>[/<entry>]`), so a summary stage depends
 on a folder and a new entry of q2.sizes or q3.models needs no other edit:
 
-    artifacts/  trained weights, one `model.npz` per network (DVC cache)
+    artifacts/  trained weights, one `model.npz` per network (git: a few MB, so a clone is up to date)
     results/    tables and per-network JSON (git)
     plots/      figures and per-epoch curves (git)
     metrics/    the headline numbers of each study (git)
@@ -17,15 +17,18 @@ ARTIFACTS = Path("artifacts")
 RESULTS = Path("results")
 PLOTS = Path("plots")
 METRICS = Path("metrics")
+LOGS = Path("logs")  # each stage's last run: seconds, threads, versions (not tracked: see provenance.write_log)
 MODEL = "model.npz"  # the artifact of every trained network (pipeline.common.artifact)
 RESULT = "result.json"  # per-network summary
 CURVE = "curve.csv"  # per-epoch (or per-iteration) curve
 
 # Q1
-PATCHES = Path("data/processed/q1/patches.npy")
+Q1_PREPROCESS_RESULTS = RESULTS / "q1" / "preprocess"
 Q1_PREPROCESS_PLOTS = PLOTS / "q1" / "preprocess"
 Q1_SEARCH_RESULTS, Q1_SEARCH_PLOTS = RESULTS / "q1" / "search", PLOTS / "q1" / "search"
-Q1_TRAIN_ARTIFACTS, Q1_TRAIN_PLOTS = ARTIFACTS / "q1" / "train", PLOTS / "q1" / "train"
+Q1_TRAIN_ARTIFACTS = ARTIFACTS / "q1" / "train"
+Q1_TRAIN_RESULTS = RESULTS / "q1" / "train"
+Q1_TRAIN_PLOTS = PLOTS / "q1" / "train"
 Q1_SWEEP_ARTIFACTS = ARTIFACTS / "q1" / "sweep"
 Q1_SWEEP_RESULTS = RESULTS / "q1" / "sweep"
 Q1_SWEEP_PLOTS = PLOTS / "q1" / "sweep"

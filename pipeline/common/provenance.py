@@ -1,13 +1,17 @@
-"""What produced a result: parameters, data checksums and software versions."""
+"""What produced a result: parameters, data checksums, software versions, and each stage's run log."""
 
 from __future__ import annotations
 
 import hashlib
+import json
 import platform
+import sys
 from importlib import metadata
 from pathlib import Path
 
-PACKAGES = ("numpy", "scipy", "h5py", "pandas", "matplotlib", "seaborn", "typer", "dvc")
+from pipeline.common import io, paths
+
+PACKAGES = ("numpy", "scipy", "h5py", "pandas", "matplotlib", "seaborn", "typer", "threadpoolctl", "dvc")
 
 
 def flatten(tree: dict, prefix: str = "") -> dict[str, object]:
@@ -39,3 +43,35 @@ def versions() -> dict[str, str]:
         except metadata.PackageNotFoundError:
             found[name] = "not installed"
     return found
+
+
+def environment() -> dict:
+    """What a stage ran on: Python and package versions, and each BLAS / OpenMP library with its thread count."""
+    from threadpoolctl import threadpool_info
+
+    libraries = [{key: info.get(key) for key in ("internal_api", "version", "num_threads", "threading_layer",
+                                                   "architecture")} for info in threadpool_info()]
+    return {"versions": versions(), "threads": libraries, "machine": platform.machine()}
+
+
+def write_log(stage: str, **measured: object) -> None:
+    """logs/<stage>.json: what this run of `stage` measured (seconds, ...) and ran on; not tracked by git or DVC,
+    because wall-clock times differ from run to run (report.html's time table reads them). Written after the
+    outputs are in place, so a log that cannot be written is a warning: only this run's times are lost."""
+    path = paths.LOGS / f"{stage}.json"
+    try:
+        io.write_json(path, {"stage": stage, **measured, "environment": environment()})
+    except OSError as err:
+        print(f"warning: {path}: cannot be written ({err.strerror}); the outputs are in place, only this run's "
+              "times are lost", file=sys.stderr)
+
+
+def read_logs() -> dict[str, dict]:
+    """Every stage's last log, by stage name (empty where no stage has run here)."""
+    logs = {}
+    for path in sorted(paths.LOGS.glob("*.json")):
+        try:
+            logs[path.stem] = json.loads(path.read_text(encoding="utf-8"))
+        except ValueError:
+            continue  # a damaged log only loses its times
+    return logs

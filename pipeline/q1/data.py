@@ -1,5 +1,4 @@
-"""Q1 files: data1.h5 patches, the normalised patches of q1_preprocess (split into training and held-out rows),
-and saved networks."""
+"""Q1 data: data1.h5 patches, their normalisation (Q1 a), the training / held-out split, and saved networks."""
 
 from __future__ import annotations
 
@@ -10,9 +9,12 @@ import numpy as np
 
 from models.autoencoder import SparseAutoencoder
 from pipeline.common.artifact import load_model, save_model
+from pipeline.common.config import Params
 from pipeline.common.errors import UserError
 from pipeline.common.h5 import numeric, open_file, read_key, shape_error
+from pipeline.q1.params import Preprocess
 
+LUMINOSITY = np.array([0.2126, 0.7152, 0.0722])
 KIND = "sparse_autoencoder"
 WEIGHTS = ("W1", "W2", "b1", "b2")
 HYPER = ("n_in", "n_hidden", "lam", "beta", "rho")  # saved beside the weights to rebuild the model
@@ -47,26 +49,39 @@ def load_patches(path: str | Path) -> np.ndarray:
     return np.ascontiguousarray(rgb, dtype=np.float64)
 
 
-def load_split(path: str | Path, holdout: float, seed: int, dtype: str) -> PatchSplit:
-    """Read the (N, size*size) patch array and hold out round(holdout * N) random rows.
+def normalise(rgb: np.ndarray, clip_std: float, low: float, high: float) -> np.ndarray:
+    """(N, 3, h, w) RGB patches -> (N, h*w) normalised grayscale rows (row-major), values in [low, high]:
 
-    Raises UserError when the file is missing or unreadable, not 2-D, its rows are not square images,
-    it holds NaN/inf, or the split would leave either part empty.
+        Y = 0.2126 R + 0.7152 G + 0.0722 B            (luminosity)
+        Y <- Y - mean(Y over the patch)               (per-patch mean removal)
+        sigma = std of all mean-removed pixels of the data set
+        Y <- clip(Y, -k sigma, +k sigma)
+        Y <- low + (Y + k sigma) / (2 k sigma) * (high - low)
+
+    Raises UserError when every pixel of the data set equals its patch mean (sigma = 0): then the
+    mapping is undefined. Individual constant patches are fine: they map to (low + high) / 2.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise UserError(f"{path}: file not found (run `dvc repro q1_preprocess` first)")
-    try:
-        patches = np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as err:
-        raise UserError(f"{path}: not a readable .npy array ({err})") from None
-    if patches.ndim != 2 or patches.shape[0] == 0:
-        raise UserError(f"{path}: has shape {patches.shape}, expected (N, size*size)")
+    gray = np.tensordot(LUMINOSITY, rgb, axes=(0, 1)).reshape(len(rgb), -1)
+    gray -= gray.mean(axis=1, keepdims=True)
+    sigma = gray.std()
+    if not sigma > 0:
+        raise UserError("data1: every patch is constant (pixel std is 0), nothing to normalise")
+    bound = clip_std * sigma
+    np.clip(gray, -bound, bound, out=gray)
+    return low + (gray + bound) / (2 * bound) * (high - low)
+
+
+def normalised_patches(data1: str | Path, pre: Preprocess) -> np.ndarray:
+    """data1's patches normalised with params.yaml q1.preprocess: (N, size*size) rows in [low, high]."""
+    return normalise(load_patches(data1), pre.clip_std, pre.low, pre.high)
+
+
+def load_split(patches: np.ndarray, holdout: float, seed: int, dtype: str) -> PatchSplit:
+    """Hold out round(holdout * N) random rows of the (N, size*size) normalised patches.
+
+    Raises UserError when the split would leave either part empty.
+    """
     size = int(round(np.sqrt(patches.shape[1])))
-    if size * size != patches.shape[1]:
-        raise UserError(f"{path}: rows have {patches.shape[1]} values, not a square patch")
-    if not np.isfinite(patches).all():
-        raise UserError(f"{path}: contains NaN or inf values")
     n_held = int(round(holdout * len(patches)))
     if not 0 < n_held < len(patches):
         raise UserError(
@@ -80,6 +95,11 @@ def load_split(path: str | Path, holdout: float, seed: int, dtype: str) -> Patch
         held=np.ascontiguousarray(patches[np.sort(order[:n_held])], dtype=as_type),
         size=size,
     )
+
+
+def training_split(p: Params) -> PatchSplit:
+    """The training / held-out split of the normalised data1 patches for params p (q1.PATCH_KEYS)."""
+    return load_split(normalised_patches(p.data.data1, p.q1.preprocess), p.q1.holdout, p.q1.seed, p.q1.dtype)
 
 
 def save_network(path: Path, model: SparseAutoencoder, params: dict[str, np.ndarray]) -> None:

@@ -15,7 +15,6 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 from scipy.optimize import minimize
-from threadpoolctl import threadpool_limits
 
 from models.autoencoder import SparseAutoencoder, ae_cost_terms, pack_params, unpack_params
 from models.optim import MomentumSGD
@@ -45,6 +44,13 @@ class SolverSettings:
         """The settings of params.yaml q1 with the L-BFGS limit `iterations` (the search has its own)."""
         return cls(q1.solver, q1.dtype, q1.seed, iterations, q1.lbfgs.log_every, q1.sgd.epochs, q1.sgd.batch_size,
                    q1.sgd.lr, q1.sgd.momentum)
+
+
+def memory_needed(n_in: int, hidden: int, rows: int) -> float:
+    """Bytes a fit of an (n_in, hidden) network on `rows` patches needs, roughly: float64 parameter vectors for the
+    solver (L-BFGS keeps 10 pairs of them) and the full-batch activations and deltas."""
+    n_params = 2 * n_in * hidden + hidden + n_in
+    return 8.0 * (30 * n_params + 6 * rows * hidden)
 
 
 @dataclass
@@ -130,11 +136,11 @@ def fit(model: SparseAutoencoder, x: np.ndarray, settings: SolverSettings, label
     """Initialise from q1.seed and fit `model` to the training rows x (N, Lin) with settings.solver.
 
     Every configuration starts from the same seed, so grids compare hyperparameters, not draws.
-    One BLAS thread, numpy's and scipy's (threadpoolctl): one full-batch cost and gradient (Lhid 64, float32) took
-    26 ms with 1 thread and 21 ms with 2 on the idle 2-core machine, but 175-225 ms with 2 when another job held a
-    core; and scipy's L-BFGS sums (BLAS ddot) round differently with another thread count.
+    The stage runs it on one BLAS thread, numpy's and scipy's (pipeline.common.errors.run): one full-batch cost
+    and gradient (Lhid 64, float32) took 26 ms with 1 thread and 21 ms with 2 on the idle 2-core machine, but
+    175-225 ms with 2 when another job held a core; and scipy's L-BFGS sums (BLAS ddot) round differently with
+    another thread count.
     """
     params = model.init_params(np.random.default_rng([settings.seed, INIT_PURPOSE]), x.dtype.type)
     solve = _fit_lbfgs if settings.solver == "lbfgs" else _fit_sgd
-    with threadpool_limits(limits=1, user_api="blas"):
-        return solve(model, params, x, settings, label)
+    return solve(model, params, x, settings, label)

@@ -93,4 +93,6 @@ class Q1(Section):
 
 
 SCHEMA = {"data": Data, "q1": Q1}
-SOLVER_KEYS = ("q1.solver", "q1.dtype", "q1.seed", "q1.holdout", "q1.lbfgs", "q1.sgd", "q1.quality")
+PATCH_KEYS = ("data.data1", "q1.preprocess.clip_std", "q1.preprocess.low", "q1.preprocess.high", "q1.holdout",
+              "q1.seed", "q1.dtype")  # what the training / held-out patches depend on (pipeline.q1.data.split)
+FIT_KEYS = ("q1.solver", "q1.lbfgs", "q1.sgd", "q1.quality")  # the solver and the feature score

@@ -1,10 +1,9 @@
-"""Stage q1_preprocess (Q1 a): RGB patches -> normalised grayscale patches in [low, high].
+"""Stage q1_preprocess (Q1 a): how the normalisation (pipeline.q1.data.normalise) changes the patches.
 
-    Y = 0.2126 R + 0.7152 G + 0.0722 B            (luminosity)
-    Y <- Y - mean(Y over the patch)               (per-patch mean removal)
-    sigma = std of all mean-removed pixels of the data set
-    Y <- clip(Y, -k sigma, +k sigma)
-    Y <- low + (Y + k sigma) / (2 k sigma) * (high - low)
+Writes plots/q1/preprocess/patches_rgb_vs_normalised.png (sample_size random patches in RGB beside the same
+patches normalised) and results/q1/preprocess/summary.json (patch count, share of pixels at a clip bound,
+mean and std of the normalised values). The training stages normalise data1 themselves (a few seconds), so no
+large intermediate file is kept.
 """
 
 from __future__ import annotations
@@ -15,32 +14,16 @@ import numpy as np
 
 from pipeline.common import figures, io, paths
 from pipeline.common.config import load, stage_help
-from pipeline.common.errors import UserError, make_app, run
-from pipeline.q1.data import load_patches
+from pipeline.common.errors import make_app, run
+from pipeline.common.staging import outputs
+from pipeline.q1.data import load_patches, normalise
 from pipeline.q1.params import SCHEMA
 
-LUMINOSITY = np.array([0.2126, 0.7152, 0.0722])
 PARAMS = ("data.data1", "q1.preprocess")
 FIGURE = paths.Q1_PREPROCESS_PLOTS / "patches_rgb_vs_normalised.png"
 
 HELP = stage_help(__doc__, SCHEMA, PARAMS)
 app = make_app(HELP)
-
-
-def normalise(rgb: np.ndarray, clip_std: float, low: float, high: float) -> np.ndarray:
-    """(N, 3, h, w) RGB patches -> (N, h*w) normalised grayscale rows (row-major), values in [low, high].
-
-    Raises UserError when every pixel of the data set equals its patch mean (sigma = 0): then the
-    mapping is undefined. Individual constant patches are fine: they map to (low + high) / 2.
-    """
-    gray = np.tensordot(LUMINOSITY, rgb, axes=(0, 1)).reshape(len(rgb), -1)
-    gray -= gray.mean(axis=1, keepdims=True)
-    sigma = gray.std()
-    if not sigma > 0:
-        raise UserError("data1: every patch is constant (pixel std is 0), nothing to normalise")
-    bound = clip_std * sigma
-    np.clip(gray, -bound, bound, out=gray)
-    return low + (gray + bound) / (2 * bound) * (high - low)
 
 
 def comparison_figure(rgb: np.ndarray, normalised: np.ndarray, path: Path) -> None:
@@ -71,11 +54,14 @@ def main() -> None:
     rng = np.random.default_rng(pre.seed)
     shown = np.sort(rng.choice(len(rgb), size=min(pre.sample_size, len(rgb)), replace=False))
     scale = rgb.max() if rgb.max() > 1 else 1.0  # uint8-range course files display as well
-    comparison_figure(rgb[shown] / scale, normalised[shown], FIGURE)
-    with io.atomic_path(paths.PATCHES) as tmp:
-        np.save(tmp, normalised)
-    print(f"q1_preprocess: {len(rgb)} patches -> {paths.PATCHES} "
-          f"(values in [{normalised.min():.3f}, {normalised.max():.3f}])")
+    at_bounds = np.mean((normalised <= pre.low + 1e-9) | (normalised >= pre.high - 1e-9))
+    summary = {"patches": len(rgb), "size": rgb.shape[-1], "at_clip_bound": float(at_bounds),
+               "mean": float(normalised.mean()), "std": float(normalised.std())}
+    with outputs(paths.Q1_PREPROCESS_PLOTS, paths.Q1_PREPROCESS_RESULTS):
+        comparison_figure(rgb[shown] / scale, normalised[shown], FIGURE)
+        io.write_json(paths.Q1_PREPROCESS_RESULTS / "summary.json", summary)
+    print(f"q1_preprocess: {len(rgb)} patches, values in [{normalised.min():.3f}, {normalised.max():.3f}], "
+          f"{100 * at_bounds:.1f} % at a clip bound")
 
 
 if __name__ == "__main__":

@@ -22,12 +22,15 @@ from pipeline.common import io, paths
 from pipeline.common.config import load, stage_help
 from pipeline.common.document import Paragraph, Table, to_markdown
 from pipeline.common.errors import UserError, make_app, run
+from pipeline.common.memory import check_fits
+from pipeline.common.provenance import write_log
+from pipeline.common.staging import outputs
 from pipeline.q1 import figures, fit, quality
-from pipeline.q1.data import load_split
-from pipeline.q1.params import SCHEMA
+from pipeline.q1.data import training_split
+from pipeline.q1.params import PATCH_KEYS, SCHEMA
 
-PARAMS = ("q1.search", "q1.solver", "q1.dtype", "q1.seed", "q1.holdout", "q1.lbfgs.log_every", "q1.sgd",
-          "q1.quality")
+PARAMS = (*PATCH_KEYS, "q1.search", "q1.solver", "q1.lbfgs.log_every", "q1.sgd", "q1.quality")
+HEATMAPS = {"feature_score": "viridis", "heldout_r2": "magma", "rho_hat_mean": "cividis"}  # column: colour map
 
 HELP = stage_help(__doc__, SCHEMA, PARAMS)
 app = make_app(HELP)
@@ -56,33 +59,36 @@ def main() -> None:
     p = load(SCHEMA, PARAMS)
     q1, grid = p.q1, p.q1.search
     settings = fit.SolverSettings.of(q1, grid.iterations)
-    split = load_split(paths.PATCHES, q1.holdout, q1.seed, q1.dtype)
+    split = training_split(p)
     quality.check_window(q1.quality.window, split.size)
-    rows, panels = [], {}
+    check_fits("q1.search.hidden", grid.hidden, fit.memory_needed(split.train.shape[1], grid.hidden, len(split.train)))
+    rows, panels, seconds = [], {}, {}
     for r, b in enumerate(grid.beta):
         for c, rho in enumerate(grid.rho):
             model = SparseAutoencoder(split.train.shape[1], grid.hidden, grid.lam, b, rho)
             result = fit.fit(model, split.train, settings, label=f"q1_search beta={b:g} rho={rho:g}")
             numbers = quality.measure(model, result.params, split.train, split.held, split.size, q1.quality.window)
-            rows.append({"beta": b, "rho": rho, **numbers, "rho_gap": abs(numbers["rho_hat_mean"] - rho) / rho,
-                         "seconds": round(result.seconds, 2)})
+            rows.append({"beta": b, "rho": rho, **numbers, "rho_gap": abs(numbers["rho_hat_mean"] - rho) / rho})
+            seconds[f"beta={b:g} rho={rho:g}"] = round(result.seconds, 2)
             caption = f"beta={b:g}, rho={rho:g}: score {numbers['feature_score']:.3f}"
             panels[(r, c)] = (figures.feature_mosaic(result.params["W1"], split.size), caption)
     table = choose(pd.DataFrame(rows), grid.min_r2)
     best = table[table["chosen"]].iloc[0]
 
-    out = paths.Q1_SEARCH_RESULTS
-    io.write_csv(out / "search.csv", table)
-    steps = f"{grid.iterations} iterations" if q1.solver == "lbfgs" else f"{q1.sgd.epochs} epochs"
-    rule = (f"Lhid = {grid.hidden}, lambda = {grid.lam:g}, {q1.solver}, {steps}. Eligible: held-out variance "
-            f"explained (heldout_r2) >= {grid.min_r2:g}; chosen: the highest feature_score (mean over filters of "
-            f"localisation x orientation coherence) among them: **beta = {best['beta']:g}, rho = {best['rho']:g}**.")
-    io.write_text(out / "search.md", to_markdown([Paragraph(rule), Table(table)]))
-    figures.heatmaps_figure(table, {"feature_score": "viridis", "heldout_r2": "magma", "rho_hat_mean": "cividis"},
-                            paths.Q1_SEARCH_PLOTS / "heatmap.png")
-    figures.mosaic_grid_figure(panels, (len(grid.beta), len(grid.rho)),
-                               f"features per (beta, rho), Lhid={grid.hidden}, lambda={grid.lam:g}",
-                               paths.Q1_SEARCH_PLOTS / "features.png")
+    with outputs(paths.Q1_SEARCH_RESULTS, paths.Q1_SEARCH_PLOTS):
+        out = paths.Q1_SEARCH_RESULTS
+        io.write_csv(out / "search.csv", table)
+        steps = f"{grid.iterations} iterations" if q1.solver == "lbfgs" else f"{q1.sgd.epochs} epochs"
+        rule = (f"Lhid = {grid.hidden}, lambda = {grid.lam:g}, {q1.solver}, {steps}. Eligible: held-out "
+                f"variance explained (heldout_r2) >= {grid.min_r2:g}; chosen: the highest feature_score (mean over "
+                "filters of localisation x orientation coherence) among them: "
+                f"**beta = {best['beta']:g}, rho = {best['rho']:g}**.")
+        io.write_text(out / "search.md", to_markdown([Paragraph(rule), Table(table)]))
+        figures.heatmaps_figure(table, HEATMAPS, paths.Q1_SEARCH_PLOTS / "heatmap.png")
+        figures.mosaic_grid_figure(panels, (len(grid.beta), len(grid.rho)),
+                                   f"features per (beta, rho), Lhid={grid.hidden}, lambda={grid.lam:g}",
+                                   paths.Q1_SEARCH_PLOTS / "features.png")
+    write_log("q1_search", train_seconds=round(sum(seconds.values()), 2), per_pair=seconds)
     print(f"q1_search: chosen beta={best['beta']:g} rho={best['rho']:g} "
           f"(feature score {best['feature_score']:.3f}, held-out mse {best['heldout_mse']:.4f})")
 

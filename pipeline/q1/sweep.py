@@ -4,7 +4,7 @@ beta and rho are fixed (params.yaml q1.beta, q1.rho: the search's choice); hidde
 matrix item dvc.yaml passes on the command line. For name = h<hidden>_l<lambda> (the item's text, as
 dvc.yaml writes `h${item.hidden}_l${item.lambda}`) it writes artifacts/q1/sweep/<name>/model.npz,
 plots/q1/sweep/<name>/features.png and curve.csv, and results/q1/sweep/<name>/result.json
-(pipeline.q1.quality.measure plus hidden, lambda, beta, rho, train_seconds, steps).
+(pipeline.q1.quality.measure plus hidden, lambda, beta, rho and steps; the time goes to logs/).
 pipeline.q1.sweep_summary combines the grid.
 """
 
@@ -16,11 +16,14 @@ from models.autoencoder import SparseAutoencoder
 from pipeline.common import io, paths
 from pipeline.common.config import load, non_negative, positive_int, stage_help
 from pipeline.common.errors import UserError, make_app, run
+from pipeline.common.memory import check_fits
+from pipeline.common.provenance import write_log
+from pipeline.common.staging import outputs
 from pipeline.q1 import figures, fit, quality
-from pipeline.q1.data import load_split, save_network
-from pipeline.q1.params import SCHEMA
+from pipeline.q1.data import save_network, training_split
+from pipeline.q1.params import FIT_KEYS, PATCH_KEYS, SCHEMA
 
-PARAMS = ("q1.beta", "q1.rho", "q1.solver", "q1.dtype", "q1.seed", "q1.holdout", "q1.lbfgs", "q1.sgd", "q1.quality")
+PARAMS = (*PATCH_KEYS, "q1.beta", "q1.rho", *FIT_KEYS)
 
 HELP = stage_help(__doc__, SCHEMA, PARAMS)
 app = make_app(HELP)
@@ -56,27 +59,31 @@ def main(hidden: str = typer.Argument(..., help="the item's Lhid (an entry of pa
     """Train the configuration (hidden, lambda) with the chosen beta and rho."""
     hidden_value, lam_value, problems = parse_item(hidden, lam)
     try:
-        q1 = load(SCHEMA, PARAMS).q1
+        p = load(SCHEMA, PARAMS)
     except UserError as err:
         problems += str(err).splitlines()
     if problems:
         raise UserError("\n".join(problems))
-    split = load_split(paths.PATCHES, q1.holdout, q1.seed, q1.dtype)
+    q1 = p.q1
+    split = training_split(p)
     quality.check_window(q1.quality.window, split.size)
+    check_fits("q1.sweep.hidden", hidden_value, fit.memory_needed(split.train.shape[1], hidden_value, len(split.train)))
     name = config_name(hidden, lam)
     model = SparseAutoencoder(split.train.shape[1], hidden_value, lam_value, q1.beta, q1.rho)
     result = fit.fit(model, split.train, fit.SolverSettings.of(q1, q1.lbfgs.iterations), label=f"q1_sweep {name}")
     numbers = quality.measure(model, result.params, split.train, split.held, split.size, q1.quality.window)
-    numbers.update(hidden=hidden_value, lam=lam_value, beta=q1.beta, rho=q1.rho,
-                   train_seconds=round(result.seconds, 2), steps=result.steps)
+    numbers.update(hidden=hidden_value, lam=lam_value, beta=q1.beta, rho=q1.rho, steps=result.steps)
 
-    save_network(paths.Q1_SWEEP_ARTIFACTS / name / paths.MODEL, model, result.params)
-    plots = paths.Q1_SWEEP_PLOTS / name
-    io.write_csv(plots / paths.CURVE, result.curve)
-    figures.features_figure(result.params["W1"], split.size,
-                            f"Lhid={hidden_value}, lambda={lam_value:g} (beta={q1.beta:g}, rho={q1.rho:g})",
-                            plots / "features.png")
-    io.write_json(paths.Q1_SWEEP_RESULTS / name / paths.RESULT, numbers)
+    artifacts, plots, results = (folder / name for folder in (paths.Q1_SWEEP_ARTIFACTS, paths.Q1_SWEEP_PLOTS,
+                                                              paths.Q1_SWEEP_RESULTS))
+    with outputs(artifacts, plots, results):
+        save_network(artifacts / paths.MODEL, model, result.params)
+        io.write_csv(plots / paths.CURVE, result.curve)
+        figures.features_figure(result.params["W1"], split.size,
+                                f"Lhid={hidden_value}, lambda={lam_value:g} (beta={q1.beta:g}, rho={q1.rho:g})",
+                                plots / "features.png")
+        io.write_json(results / paths.RESULT, numbers)
+    write_log(f"q1_sweep@{hidden}-{lam}", train_seconds=round(result.seconds, 2))
     print(f"q1_sweep {name}: held-out r2 {numbers['heldout_r2']:.3f}, feature score {numbers['feature_score']:.3f}, "
           f"{result.seconds:.1f}s")
 

@@ -18,13 +18,14 @@ from pipeline.common.config import load, stage_help
 from pipeline.common.document import Paragraph, Table, to_markdown
 from pipeline.common.errors import UserError, make_app, run
 from pipeline.common.readers import read_json
+from pipeline.common.staging import outputs
 from pipeline.q1 import figures
 from pipeline.q1.data import load_network
 from pipeline.q1.params import SCHEMA
 
 PARAMS = ("q1.sweep",)
 COLUMNS = ["hidden", "lambda", "heldout_mse", "heldout_r2", "rho_hat_mean", "rho_hat_std", "localisation",
-           "coherence", "feature_score", "final_loss", "train_seconds"]
+           "coherence", "feature_score", "final_loss"]
 RESULT_KEYS = [*COLUMNS[2:], "hidden", "lam", "beta", "rho"]  # what each q1_sweep result must hold
 
 HELP = stage_help(__doc__, SCHEMA, PARAMS)
@@ -61,14 +62,15 @@ def main() -> None:
     table = pd.DataFrame(rows)[COLUMNS]
 
     first = rows[0]
-    io.write_csv(paths.Q1_SUMMARY_RESULTS / "sweep.csv", table)
-    note = (f"beta = {first['beta']:g}, rho = {first['rho']:g}; heldout_r2: fraction of held-out patch variance "
-            "explained; feature_score: mean over filters of localisation x orientation coherence.")
-    io.write_text(paths.Q1_SUMMARY_RESULTS / "sweep.md", to_markdown([Paragraph(note), Table(table)]))
-    figure = paths.Q1_SUMMARY_PLOTS / "features.png"
-    figures.mosaic_grid_figure(panels, (len(grid.lam), len(grid.hidden)),
-                               f"features (rows lambda, columns Lhid), beta={first['beta']:g}, "
-                               f"rho={first['rho']:g}", figure)
+    with outputs(paths.Q1_SUMMARY_RESULTS, paths.Q1_SUMMARY_PLOTS):
+        io.write_csv(paths.Q1_SUMMARY_RESULTS / "sweep.csv", table)
+        note = (f"beta = {first['beta']:g}, rho = {first['rho']:g}; heldout_r2: fraction of held-out patch variance "
+                "explained; feature_score: mean over filters of localisation x orientation coherence.")
+        io.write_text(paths.Q1_SUMMARY_RESULTS / "sweep.md", to_markdown([Paragraph(note), Table(table)]))
+        figure = paths.Q1_SUMMARY_PLOTS / "features.png"
+        figures.mosaic_grid_figure(panels, (len(grid.lam), len(grid.hidden)),
+                                   f"features (rows lambda, columns Lhid), beta={first['beta']:g}, "
+                                   f"rho={first['rho']:g}", figure)
     print(f"q1_sweep_summary: {len(rows)} configurations -> {figure}, {paths.Q1_SUMMARY_RESULTS / 'sweep.csv'}")
 
 

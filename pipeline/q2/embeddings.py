@@ -19,6 +19,7 @@ from pipeline.common import figures, io, paths
 from pipeline.common.config import load, stage_help
 from pipeline.common.document import Heading, Table, to_markdown
 from pipeline.common.errors import UserError, make_app, run
+from pipeline.common.staging import outputs
 from pipeline.q2.data import load_trigrams
 from pipeline.q2.network import artifact_path, load_network
 from pipeline.q2.params import SCHEMA
@@ -93,13 +94,14 @@ def main() -> None:
         summary.append({"word": word, "nearest words (cosine)": ", ".join(listed)})
         print(f"q2_embeddings {word}: " + ", ".join(listed))
     out = paths.Q2_EMBEDDINGS_RESULTS
-    io.write_csv(out / "nearest_words.csv", pd.DataFrame.from_records(records))
     title = f"Q2: nearest words in the embedding space of {emb.network} (cosine similarity)"
-    io.write_text(out / "nearest_words.md", to_markdown([Heading(1, title), Table(pd.DataFrame(summary))]))
     coords, explained = pca_2d(embeddings)
     figures.use_agg()
-    pca_figure(coords, explained, vocab, f"Q2: the {len(vocab)} learned word embeddings of {emb.network}, PCA",
-               paths.Q2_EMBEDDINGS_PLOTS / "pca.png")
+    with outputs(out, paths.Q2_EMBEDDINGS_PLOTS):
+        io.write_csv(out / "nearest_words.csv", pd.DataFrame.from_records(records))
+        io.write_text(out / "nearest_words.md", to_markdown([Heading(1, title), Table(pd.DataFrame(summary))]))
+        pca_figure(coords, explained, vocab, f"Q2: the {len(vocab)} learned word embeddings of {emb.network}, PCA",
+                   paths.Q2_EMBEDDINGS_PLOTS / "pca.png")
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ from pipeline.common import figures, io, paths
 from pipeline.common.config import load, stage_help
 from pipeline.common.document import Heading, Table, to_markdown
 from pipeline.common.errors import UserError, make_app, run
+from pipeline.common.staging import outputs
 from pipeline.q2.data import load_trigrams
 from pipeline.q2.network import artifact_path, load_network
 from pipeline.q2.params import SCHEMA
@@ -107,11 +108,12 @@ def main() -> None:
 
     table = top_table(rows, x, d, probs, trigrams.words, pred.top)
     out = paths.Q2_PREDICT_RESULTS
-    io.write_csv(out / "probabilities.csv", probability_table(rows, x, d, probs, trigrams.words))
-    io.write_csv(out / "top.csv", table)
-    io.write_text(out / "top.md", top_markdown(table, probs, d))
     figures.use_agg()
-    top_figure(table, paths.Q2_PREDICT_PLOTS / "top.png")
+    with outputs(out, paths.Q2_PREDICT_PLOTS):
+        io.write_csv(out / "probabilities.csv", probability_table(rows, x, d, probs, trigrams.words))
+        io.write_csv(out / "top.csv", table)
+        io.write_text(out / "top.md", top_markdown(table, probs, d))
+        top_figure(table, paths.Q2_PREDICT_PLOTS / "top.png")
     for row, group in table.groupby("test_row", sort=True):
         listed = ", ".join(f"{w} {p:.3f}" for w, p in zip(group["word"], group["probability"], strict=True))
         print(f"q2_predict row {row}: \"{group['context'].iloc[0]} ___\" true {group['true_word'].iloc[0]}: {listed}")

@@ -2,9 +2,8 @@
 
 The networks are the keys of params.yaml q2.sizes (in their order there), never a glob of the output
 folders; each one's results/q2/train/<name>/result.json and plots/q2/train/<name>/curve.csv are read.
-metrics/q2.json holds, per network, flat keys "<name>.val_cross_entropy", "<name>.val_accuracy",
-"<name>.test_cross_entropy", "<name>.test_accuracy", "<name>.best_epoch", "<name>.stopped_epoch" and
-"<name>.train_seconds".
+metrics/q2.json holds the headline numbers per network, {"<name>": {"val_cross_entropy", "test_cross_entropy",
+"test_accuracy"}}; epochs and the rest stay in results/.
 """
 
 from __future__ import annotations
@@ -17,11 +16,11 @@ from pipeline.common import figures, io, paths
 from pipeline.common.config import load, stage_help
 from pipeline.common.errors import make_app, run
 from pipeline.common.readers import read_csv, read_json
+from pipeline.common.staging import outputs
 from pipeline.q2.params import SCHEMA
 
 PARAMS = ("q2.sizes",)
-METRIC_KEYS = ("val_cross_entropy", "val_accuracy", "test_cross_entropy", "test_accuracy", "best_epoch",
-               "stopped_epoch", "train_seconds")
+METRIC_KEYS = ("val_cross_entropy", "test_cross_entropy", "test_accuracy")  # headline numbers; the rest in results/
 
 HELP = stage_help(__doc__, SCHEMA, PARAMS)
 app = make_app(HELP)
@@ -48,22 +47,21 @@ def validation_figure(curves: dict[str, pd.DataFrame], labels: dict[str, str], b
 def main() -> None:
     """Collect the per-network results into metrics/q2.json and draw the validation curves together."""
     names = list(load(SCHEMA, PARAMS).q2.sizes)
-    summary, curves, labels = {}, {}, {}
+    results, curves = {}, {}
     for name in names:
-        result = read_json(paths.Q2_TRAIN_RESULTS / name / paths.RESULT, (*METRIC_KEYS, "dim", "hidden"))
-        summary[name] = {key: result[key] for key in METRIC_KEYS}
-        labels[name] = f"(D, P) = ({result['dim']}, {result['hidden']})"
+        results[name] = read_json(paths.Q2_TRAIN_RESULTS / name / paths.RESULT,
+                                  (*METRIC_KEYS, "dim", "hidden", "best_epoch"))
         curves[name] = read_csv(paths.Q2_TRAIN_PLOTS / name / paths.CURVE,
                                 ("epoch", "val_cross_entropy", "val_accuracy"))
-    flat = {f"{name}.{key}": value for name, values in summary.items() for key, value in values.items()}
-    io.write_json(paths.Q2_METRICS, flat)
+    labels = {name: f"(D, P) = ({r['dim']}, {r['hidden']})" for name, r in results.items()}
     figures.use_agg()
-    validation_figure(curves, labels, {name: summary[name]["best_epoch"] for name in names},
-                      paths.Q2_SUMMARY_PLOTS / "validation_curves.png")
-    for name in names:
-        s = summary[name]
-        print(f"q2_summary {name}: val CE {s['val_cross_entropy']:.4f}, test CE {s['test_cross_entropy']:.4f}, "
-              f"test acc {s['test_accuracy']:.4f}, best epoch {s['best_epoch']}, {s['train_seconds']:.0f}s")
+    with outputs(paths.Q2_METRICS, paths.Q2_SUMMARY_PLOTS):
+        io.write_json(paths.Q2_METRICS, {name: {key: r[key] for key in METRIC_KEYS} for name, r in results.items()})
+        validation_figure(curves, labels, {name: r["best_epoch"] for name, r in results.items()},
+                          paths.Q2_SUMMARY_PLOTS / "validation_curves.png")
+    for name, r in results.items():
+        print(f"q2_summary {name}: val CE {r['val_cross_entropy']:.4f}, test CE {r['test_cross_entropy']:.4f}, "
+              f"test acc {r['test_accuracy']:.4f}, best epoch {r['best_epoch']}")
 
 
 if __name__ == "__main__":

@@ -3,8 +3,8 @@
 Early stopping on the validation cross-entropy, best parameters restored (models.trainer.train).
 Writes artifacts/q2/train/<name>/model.npz (weights), plots/q2/train/<name>/curve.csv and curve.png (per epoch:
 train and validation cross-entropy and accuracy), results/q2/train/<name>/result.json (validation and test
-cross-entropy and
-accuracy with the best parameters, stopping and best epoch, stop reason, training seconds).
+cross-entropy and accuracy with the best parameters, stopping and best epoch, stop reason, parameter count);
+the training time goes to logs/q2_train@<name>.json.
 """
 
 from __future__ import annotations
@@ -23,20 +23,29 @@ from models.trainer import TrainingDiverged, evaluate, train
 from pipeline.common import figures, io, paths
 from pipeline.common.config import load, stage_help
 from pipeline.common.errors import UserError, make_app, run
+from pipeline.common.memory import check_fits
 from pipeline.common.progress import epoch_printer
+from pipeline.common.provenance import write_log
+from pipeline.common.staging import outputs
 from pipeline.q2.data import VOCAB_SIZE, load_trigrams
 from pipeline.q2.network import artifact_path, save_network
 from pipeline.q2.params import SCHEMA, TRAINING_KEYS
 
 PARAMS = ("data.data2", "q2.sizes.{name}", *TRAINING_KEYS)
-CURVE_COLUMNS = ["epoch", "lr", "train_cross_entropy", "train_accuracy", "val_cross_entropy", "val_accuracy",
-                 "seconds"]
+CURVE_COLUMNS = ["epoch", "lr", "train_cross_entropy", "train_accuracy", "val_cross_entropy", "val_accuracy"]
 CURVE_PANELS = (("cross_entropy", "cross-entropy"), ("accuracy", "accuracy"))
 DTYPES = {"float32": np.float32, "float64": np.float64}
 EVAL_BATCH = 4096
 
 HELP = stage_help(__doc__, SCHEMA, PARAMS)
 app = make_app(HELP)
+
+
+def memory_needed(dim: int, hidden: int) -> float:
+    """Bytes a (dim, hidden) network needs while training, roughly: weights, gradients, velocities and the best
+    copy (float64 at most), and the buffers of an evaluation chunk."""
+    n_params = VOCAB_SIZE * dim + 3 * dim * hidden + hidden + hidden * VOCAB_SIZE + VOCAB_SIZE
+    return 8.0 * (6 * n_params + EVAL_BATCH * (3 * dim + 3 * hidden + 3 * VOCAB_SIZE))
 
 
 def curve_frame(history: list[dict[str, float]]) -> pd.DataFrame:
@@ -50,6 +59,7 @@ def main(name: str = typer.Argument(..., help="the network: a key of params.yaml
     """Train the (dim, hidden) network `name` and write its weights, curves and results."""
     p = load(SCHEMA, PARAMS, name=name)
     q2, size = p.q2, p.q2.sizes[name]
+    check_fits(f"q2.sizes.{name}", {"dim": size.dim, "hidden": size.hidden}, memory_needed(size.dim, size.hidden))
     trigrams = load_trigrams(p.data.data2)
     train_set = (trigrams.train_x, trigrams.train_d)
     val_set = (trigrams.val_x, trigrams.val_d)
@@ -77,19 +87,22 @@ def main(name: str = typer.Argument(..., help="the network: a key of params.yaml
     test = evaluate(model, best, (trigrams.test_x, trigrams.test_d), EVAL_BATCH)
     curve = curve_frame(result.history)
     figures.use_agg()
-    plots = paths.Q2_TRAIN_PLOTS / name
-    save_network(artifact_path(name), model, best)
-    io.write_csv(plots / paths.CURVE, curve)
-    figures.epoch_curve_figure(curve, CURVE_PANELS, f"Q2 network {name}: D = {size.dim}, P = {size.hidden}",
-                               result.best_epoch, plots / "curve.png")
+    plots, results = paths.Q2_TRAIN_PLOTS / name, paths.Q2_TRAIN_RESULTS / name
     summary = {
         "name": name, "dim": size.dim, "hidden": size.hidden,
         "val_cross_entropy": val["loss"], "val_accuracy": val["accuracy"],
         "test_cross_entropy": test["loss"], "test_accuracy": test["accuracy"],
         "best_epoch": result.best_epoch, "stopped_epoch": result.stopped_epoch, "stop_reason": result.stop_reason,
-        "train_seconds": round(result.seconds, 2), "parameters": int(sum(a.size for a in best.values())),
+        "parameters": int(sum(a.size for a in best.values())),
     }
-    io.write_json(paths.Q2_TRAIN_RESULTS / name / paths.RESULT, summary)
+    with outputs(artifact_path(name).parent, results, plots):
+        save_network(artifact_path(name), model, best)
+        io.write_csv(plots / paths.CURVE, curve)
+        figures.epoch_curve_figure(curve, CURVE_PANELS, f"Q2 network {name}: D = {size.dim}, P = {size.hidden}",
+                                   result.best_epoch, plots / "curve.png")
+        io.write_json(results / paths.RESULT, summary)
+    write_log(f"q2_train@{name}", train_seconds=round(result.seconds, 2),
+              epoch_seconds=[round(h["seconds"], 3) for h in result.history])
     print(
         f"q2_train {name}: best epoch {result.best_epoch}, val CE {val['loss']:.4f} acc {val['accuracy']:.4f}, "
         f"test CE {test['loss']:.4f} acc {test['accuracy']:.4f}, {result.seconds:.1f}s ({result.stop_reason})",

@@ -1,9 +1,9 @@
 """Stage q3_compare (Q3 b, c): RNN vs LSTM vs GRU from the q3_train summaries.
 
 Reads results/q3/train/<model>/result.json for every key of params.yaml q3.models, in order (never by
-globbing), and writes metrics/q3.json (flat keys <model>_<metric>), one table (results/q3/compare/comparison.csv
-and .md: test accuracy, epochs, time per epoch, parameter count) and one figure (plots/q3/compare/comparison.png:
-test accuracy and validation error per epoch of each model).
+globbing), and writes metrics/q3.json (headline numbers, {"<model>": {"test_accuracy", ...}}), one table
+(results/q3/compare/comparison.csv and .md: accuracies, epochs, parameter count) and one figure
+(plots/q3/compare/comparison.png: test accuracy and validation error per epoch of each model).
 """
 
 from __future__ import annotations
@@ -17,29 +17,17 @@ from pipeline.common.config import load, stage_help
 from pipeline.common.document import Table, to_markdown
 from pipeline.common.errors import make_app, run
 from pipeline.common.readers import read_csv, read_json
+from pipeline.common.staging import outputs
 from pipeline.q3.params import SCHEMA
 
 PARAMS = ("q3.models",)
-METRIC_KEYS = ("test_accuracy", "test_cross_entropy", "val_accuracy", "best_epoch", "stopped_epoch", "stop_reason",
-               "wall_seconds", "seconds_per_epoch", "parameters")
-TABLE_COLUMNS = ["model", "test_accuracy", "best_epoch", "stopped_epoch", "seconds_per_epoch", "wall_seconds",
+METRIC_KEYS = ("test_accuracy", "val_accuracy", "test_cross_entropy")  # headline numbers; the rest in results/
+TABLE_COLUMNS = ["model", "test_accuracy", "val_accuracy", "test_cross_entropy", "best_epoch", "stopped_epoch",
                  "parameters"]
-SUMMARY_KEYS = (*METRIC_KEYS, "precision", "recall")  # read from each q3_train summary
+SUMMARY_KEYS = (*TABLE_COLUMNS[1:], "precision", "recall")  # read from each q3_train summary
 
 HELP = stage_help(__doc__, SCHEMA, PARAMS)
 app = make_app(HELP)
-
-
-def flat_metrics(summaries: dict[str, dict]) -> dict[str, float | int | str]:
-    """{model}_{metric} keys; per-class precision / recall become {model}_precision_{class}."""
-    flat: dict[str, float | int | str] = {}
-    for model, s in summaries.items():
-        for key in METRIC_KEYS:
-            flat[f"{model}_{key}"] = s[key]
-        for kind in ("precision", "recall"):
-            for cls, value in s[kind].items():
-                flat[f"{model}_{kind}_{cls}"] = value
-    return flat
 
 
 def comparison_figure(summaries: dict[str, dict], path: Path) -> None:
@@ -67,13 +55,14 @@ def main() -> None:
     """Collect the per-model summaries into metrics/q3.json, a table and a figure."""
     models = list(load(SCHEMA, PARAMS).q3.models)
     summaries = {m: read_json(paths.Q3_TRAIN_RESULTS / m / paths.RESULT, SUMMARY_KEYS) for m in models}
-    io.write_json(paths.Q3_METRICS, flat_metrics(summaries))
     table = pd.DataFrame([{"model": m, **{k: s[k] for k in TABLE_COLUMNS[1:]}} for m, s in summaries.items()],
                          columns=TABLE_COLUMNS)
-    io.write_csv(paths.Q3_COMPARE_RESULTS / "comparison.csv", table)
-    io.write_text(paths.Q3_COMPARE_RESULTS / "comparison.md", to_markdown([Table(table)]))
     figures.use_agg()
-    comparison_figure(summaries, paths.Q3_COMPARE_PLOTS / "comparison.png")
+    with outputs(paths.Q3_METRICS, paths.Q3_COMPARE_RESULTS, paths.Q3_COMPARE_PLOTS):
+        io.write_json(paths.Q3_METRICS, {m: {key: s[key] for key in METRIC_KEYS} for m, s in summaries.items()})
+        io.write_csv(paths.Q3_COMPARE_RESULTS / "comparison.csv", table)
+        io.write_text(paths.Q3_COMPARE_RESULTS / "comparison.md", to_markdown([Table(table)]))
+        comparison_figure(summaries, paths.Q3_COMPARE_PLOTS / "comparison.png")
     print(table.to_string(index=False))
 
 

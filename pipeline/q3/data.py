@@ -50,6 +50,15 @@ def _sequences(h5: h5py.File, key: str) -> np.ndarray:
     return np.ascontiguousarray(x, dtype=np.float64)
 
 
+def load_windows(path: str | Path, split: str) -> tuple[np.ndarray, np.ndarray]:
+    """One part of a data3-layout file, x (N, T, 3) and labels 0..5 (N,): split "train" (trX, trY) or "test"
+    (tstX, tstY); the other part need not be in the file."""
+    x_key, y_key = {"train": ("trX", "trY"), "test": ("tstX", "tstY")}[split]
+    with open_file(path) as h5:
+        x = _sequences(h5, x_key)
+        return x, _labels(h5, y_key, len(x))
+
+
 def load_activities(path: str | Path) -> Activities:
     """data3: trX (N, 150, 3), trY, tstX, tstY with one-hot or integer labels."""
     with open_file(path) as h5:

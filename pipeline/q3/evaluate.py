@@ -8,11 +8,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from threadpoolctl import threadpool_limits
 
 from pipeline.common import io, paths
 from pipeline.common.errors import UserError, make_app, run
-from pipeline.q3.data import load_activities
+from pipeline.q3.data import ACTIVITIES, load_windows
 from pipeline.q3.evaluation import confusion_frame, load_artifact, scores
 
 app = make_app(__doc__)
@@ -22,7 +21,7 @@ app = make_app(__doc__)
 def main(
     model_name: str = typer.Option(None, "--model", help="a trained model: artifacts/q3/train/<model>/model.npz"),
     artifact: Path = typer.Option(None, help="the model file itself (instead of --model)"),
-    data: Path = typer.Option(..., help="a file in the data3 layout (trX, trY, tstX, tstY)"),
+    data: Path = typer.Option(..., help="a file in the data3 layout (tstX/tstY for --split test, trX/trY for train)"),
     split: str = typer.Option("test", help="which part of the file to score: test (tstX/tstY) or train"),
     confusion: Path = typer.Option(None, help="write the confusion matrix here (CSV)"),
 ) -> None:
@@ -33,15 +32,13 @@ def main(
         raise UserError(f"--split = {split!r}: must be test or train")
     path = artifact if artifact is not None else paths.Q3_TRAIN_ARTIFACTS / model_name / paths.MODEL
     model, params, scaler = load_artifact(path)
-    acts = load_activities(data)
-    x, y = (acts.test_x, acts.test_y) if split == "test" else (acts.train_x, acts.train_y)
+    x, y = load_windows(data, split)
     if x.shape[2] != model.n_inputs:
         raise UserError(f"{data}: sequences have {x.shape[2]} channels, the model expects {model.n_inputs}")
-    with threadpool_limits(limits=1, user_api="blas"):
-        sc = scores(model, params, scaler(x), y, len(acts.classes))
+    sc = scores(model, params, scaler(x), y, len(ACTIVITIES))
     if confusion is not None:
-        io.write_csv(confusion, confusion_frame(sc["counts"], acts.classes))
-    print(f"{path.name} on {data} ({split}, {len(y)} sequences): accuracy {sc['accuracy']:.4f}, "
+        io.write_csv(confusion, confusion_frame(sc["counts"], ACTIVITIES))
+    print(f"{path} on {data} ({split}, {len(y)} sequences): accuracy {sc['accuracy']:.4f}, "
           f"cross-entropy {sc['loss']:.4f}")
 
 

@@ -18,7 +18,8 @@ from pipeline.common.errors import UserError
 
 KIND = "recurrent_classifier"
 CONFIG_KEYS = ("cell", "hidden", "head", "n_inputs", "n_classes", "recurrent_init", "recurrent_gain", "mean", "std")
-EVAL_BATCH = 1024  # rows per evaluation chunk
+EVAL_BATCH = 1024  # rows per evaluation call of the trainer
+EVAL_CHUNK = 256  # rows per forward pass inside the classifier (RecurrentClassifier.eval_chunk)
 
 
 def stratified_split(y: np.ndarray, fraction: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:

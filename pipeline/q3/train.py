@@ -19,7 +19,6 @@ import sys
 import numpy as np
 import pandas as pd
 import typer
-from threadpoolctl import threadpool_limits
 
 from models.optim import MomentumSGD
 from models.schedules import lr_schedule
@@ -28,10 +27,14 @@ from models.trainer import TrainingDiverged, train
 from pipeline.common import figures, io, paths
 from pipeline.common.config import Params, load, stage_help
 from pipeline.common.errors import UserError, make_app, run
+from pipeline.common.memory import check_fits
 from pipeline.common.progress import epoch_printer
+from pipeline.common.provenance import write_log
+from pipeline.common.staging import outputs
 from pipeline.q3.data import load_activities
 from pipeline.q3.evaluation import (
     EVAL_BATCH,
+    EVAL_CHUNK,
     Standardiser,
     confusion_figure,
     confusion_frame,
@@ -42,12 +45,21 @@ from pipeline.q3.evaluation import (
 from pipeline.q3.params import SCHEMA, TRAINING_KEYS, parse_head
 
 PARAMS = ("data.data3", "q3.models.{model}", *TRAINING_KEYS)
-CURVE_COLUMNS = ["epoch", "lr", "seconds", "train_loss", "train_accuracy", "train_error", "val_loss",
-                 "val_accuracy", "val_error"]
+CURVE_COLUMNS = ["epoch", "lr", "train_loss", "train_accuracy", "train_error", "val_loss", "val_accuracy",
+                 "val_error"]
 CURVE_PANELS = (("loss", "cross-entropy"), ("error", "error rate (1 - accuracy)"))
 
 HELP = stage_help(__doc__, SCHEMA, PARAMS)
 app = make_app(HELP)
+
+
+def memory_needed(steps: int, inputs: int, hidden: int, head: tuple[int, ...], batch: int) -> float:
+    """Bytes a classifier needs while training, roughly: the per-step buffers of BPTT (stacked inputs, four gate
+    blocks, their slopes and deltas) for a batch or an evaluation chunk, and weights, gradients and copies."""
+    rows = max(batch, EVAL_CHUNK)
+    widths = (hidden, *head, 6)
+    n_params = 4 * hidden * (hidden + inputs + 1) + sum(a * b + b for a, b in zip(widths[:-1], widths[1:], strict=True))
+    return 4.0 * steps * rows * (hidden + inputs + 1 + 16 * hidden) + 8.0 * 6 * n_params
 
 
 def curve_frame(history: list[dict[str, float]]) -> pd.DataFrame:
@@ -59,9 +71,7 @@ def curve_frame(history: list[dict[str, float]]) -> pd.DataFrame:
 @app.command(help=HELP)
 def main(model_name: str = typer.Argument(..., metavar="MODEL", help="a key of params.yaml q3.models")) -> None:
     """Train one classifier; write its weights, curve, confusion matrices and summary."""
-    p = load(SCHEMA, PARAMS, model=model_name)
-    with threadpool_limits(limits=1, user_api="blas"):  # each worker thread runs its own single-threaded BLAS
-        train_and_score(model_name, p)
+    train_and_score(model_name, load(SCHEMA, PARAMS, model=model_name))
 
 
 def train_and_score(model_name: str, p: Params) -> None:
@@ -70,6 +80,13 @@ def train_and_score(model_name: str, p: Params) -> None:
     key = f"q3.models.{model_name}"
     head_widths = parse_head(m.head)
     acts = load_activities(p.data.data3)
+    check_fits(key, {"hidden": m.hidden, "head": m.head},
+               memory_needed(acts.train_x.shape[1], acts.train_x.shape[2], m.hidden, head_widths, q3.batch_size))
+    counts = np.bincount(acts.train_y, minlength=len(acts.classes))
+    small = [f"'{acts.classes[c]}' ({counts[c]})" for c in np.flatnonzero(counts == 1)]
+    if small:
+        raise UserError(f"{p.data.data3}: trY has a single window of class {', '.join(small)}; every class needs at "
+                        "least 2 to hold one out for validation")
     split_rng, init_rng, shuffle_rng = (np.random.default_rng(s) for s in np.random.SeedSequence(q3.seed).spawn(3))
     train_rows, val_rows = stratified_split(acts.train_y, q3.val_fraction, split_rng)
     scaler = Standardiser.fit(acts.train_x[train_rows], q3.standardise)
@@ -77,7 +94,7 @@ def train_and_score(model_name: str, p: Params) -> None:
     val_set = (scaler(acts.train_x[val_rows]), acts.train_y[val_rows])
     model = RecurrentClassifier(model_name, n_inputs=acts.train_x.shape[2], hidden=m.hidden, head=head_widths,
                                 n_classes=len(acts.classes), recurrent_init=m.recurrent_init,
-                                recurrent_gain=m.recurrent_gain, workers=q3.workers)
+                                recurrent_gain=m.recurrent_gain, workers=q3.workers, eval_chunk=EVAL_CHUNK)
     params = model.init_params(init_rng, np.float32)
     try:
         result = train(
@@ -97,20 +114,6 @@ def train_and_score(model_name: str, p: Params) -> None:
     n_classes = len(acts.classes)
     train_scores = scores(model, best, *train_set, n_classes)
     test_scores = scores(model, best, scaler(acts.test_x), acts.test_y, n_classes)
-    figures.use_agg()
-    plots, results = paths.Q3_TRAIN_PLOTS / model_name, paths.Q3_TRAIN_RESULTS / model_name
-    save_artifact(paths.Q3_TRAIN_ARTIFACTS / model_name / paths.MODEL, model, best, scaler)
-    curve = curve_frame(result.history)
-    io.write_csv(plots / paths.CURVE, curve)
-    figures.epoch_curve_figure(curve, CURVE_PANELS,
-                               f"Q3 {model_name.upper()}: H = {m.hidden}, head {head_widths or 'none'}, lr {m.lr}",
-                               result.best_epoch, plots / "curve.png")
-    for split, sc in (("train", train_scores), ("test", test_scores)):
-        frame = confusion_frame(sc["counts"], acts.classes)
-        io.write_csv(results / f"confusion_{split}.csv", frame)
-        confusion_figure(sc["counts"], acts.classes,
-                         f"{model_name.upper()} {split} set: accuracy {sc['accuracy']:.3f}",
-                         plots / f"confusion_{split}.png")
     summary = {
         "model": model_name,
         "test_accuracy": test_scores["accuracy"],
@@ -123,11 +126,26 @@ def train_and_score(model_name: str, p: Params) -> None:
         "best_epoch": result.best_epoch,
         "stopped_epoch": result.stopped_epoch,
         "stop_reason": result.stop_reason,
-        "wall_seconds": round(result.seconds, 2),
-        "seconds_per_epoch": round(float(np.mean([h["seconds"] for h in result.history])), 3),
         "parameters": model.count_params(best),
     }
-    io.write_json(results / paths.RESULT, summary)
+    figures.use_agg()
+    artifacts, plots, results = (folder / model_name for folder in (paths.Q3_TRAIN_ARTIFACTS, paths.Q3_TRAIN_PLOTS,
+                                                                    paths.Q3_TRAIN_RESULTS))
+    curve = curve_frame(result.history)
+    with outputs(artifacts, results, plots):
+        save_artifact(artifacts / paths.MODEL, model, best, scaler)
+        io.write_csv(plots / paths.CURVE, curve)
+        figures.epoch_curve_figure(curve, CURVE_PANELS,
+                                   f"Q3 {model_name.upper()}: H = {m.hidden}, head {head_widths or 'none'}, lr {m.lr}",
+                                   result.best_epoch, plots / "curve.png")
+        for split, sc in (("train", train_scores), ("test", test_scores)):
+            io.write_csv(results / f"confusion_{split}.csv", confusion_frame(sc["counts"], acts.classes))
+            confusion_figure(sc["counts"], acts.classes,
+                             f"{model_name.upper()} {split} set: accuracy {sc['accuracy']:.3f}",
+                             plots / f"confusion_{split}.png")
+        io.write_json(results / paths.RESULT, summary)
+    write_log(f"q3_train@{model_name}", train_seconds=round(result.seconds, 2),
+              epoch_seconds=[round(h["seconds"], 3) for h in result.history])
     print(
         f"q3_train {model_name}: best epoch {result.best_epoch}, test accuracy {test_scores['accuracy']:.4f}, "
         f"{result.seconds:.1f}s ({result.stop_reason})",

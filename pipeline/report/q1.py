@@ -11,17 +11,17 @@ from pipeline.report.sources import Sources, change, num, pct, trend
 
 
 def preprocessing(src: Sources, q1: dict) -> list[Block]:
-    """Q1 (a): the normalisation, and how many pixels it clipped (from data/processed/q1/patches.npy)."""
+    """Q1 (a): the normalisation, and how many pixels it clipped (from results/q1/preprocess/summary.json)."""
     pre = q1["preprocess"]
-    patches = np.load(src.path(paths.PATCHES), mmap_mode="r")
-    at_bounds = float(np.mean((patches <= pre["low"] + 1e-9) | (patches >= pre["high"] - 1e-9)))
+    summary = src.json(paths.Q1_PREPROCESS_RESULTS / "summary.json")
     return [
         Heading(3, "Q1 (a) Preprocessing"),
         Paragraph(
-            f"{len(patches)} RGB patches were converted to luminosity (0.2126 R + 0.7152 G + 0.0722 B), each patch's "
-            f"own mean was removed, values were clipped at ±{num(pre['clip_std'])} standard deviations of all pixels "
-            f"and mapped linearly onto [{num(pre['low'])}, {num(pre['high'])}]. {pct(at_bounds)} of the pixels ended "
-            f"at a clip bound, and the normalised values have a standard deviation of {num(float(np.std(patches)), 3)} "
+            f"{summary['patches']} RGB patches were converted to luminosity (0.2126 R + 0.7152 G + 0.0722 B), "
+            f"each patch's own mean was removed, values were clipped at ±{num(pre['clip_std'])} standard deviations "
+            f"of all pixels and mapped linearly onto [{num(pre['low'])}, {num(pre['high'])}]. "
+            f"{pct(summary['at_clip_bound'])} of the pixels ended at a clip bound, and the normalised values have a "
+            f"standard deviation of {num(summary['std'], 3)} "
             f"around the middle {num((pre['low'] + pre['high']) / 2)}."
         ),
         src.figure(paths.Q1_PREPROCESS_PLOTS / "patches_rgb_vs_normalised.png",
@@ -68,13 +68,14 @@ def search(src: Sources, q1: dict) -> list[Block]:
 
 def features(src: Sources, q1: dict) -> list[Block]:
     """Q1 (b) result and Q1 (c): the network of params.yaml, its cost terms and its filters."""
-    m = src.json(paths.Q1_METRICS)
+    m = src.json(paths.Q1_TRAIN_RESULTS / paths.RESULT)
     return [
         Paragraph(
             f"The network of params.yaml (Lhid = {q1['hidden']}, λ = {num(q1['lambda'])}, β = {num(q1['beta'])}, "
             f"ρ = {num(q1['rho'])}) reached a final cost of {num(m['final_loss'])} = {num(m['final_mse'])} "
-            f"(reconstruction) + {num(m['final_decay'])} (weight decay) + {num(m['final_sparsity'])} (sparsity) in "
-            f"{m['train_seconds']:.1f} s. The mean hidden activation is {num(m['rho_hat_mean'], 3)} "
+            f"(reconstruction) + {num(m['final_decay'])} (weight decay) + {num(m['final_sparsity'])} (sparsity) "
+            f"after {m['steps']} {'iterations' if q1['solver'] == 'lbfgs' else 'epochs'}. The mean hidden activation "
+            f"is {num(m['rho_hat_mean'], 3)} "
             f"(spread {num(m['rho_hat_std'], 3)}) for a target of {num(q1['rho'])}; on held-out patches the "
             f"reconstruction error is {num(m['heldout_mse'])} ({pct(m['heldout_r2'])} of the variance explained)."
         ),
@@ -120,7 +121,7 @@ def sweep_section(src: Sources, q1: dict) -> list[Block]:
                   f"β = {num(q1['beta'])} and ρ = {num(q1['rho'])} fixed."),
         src.figure(paths.Q1_SUMMARY_PLOTS / "features.png", "Features of every network: rows λ, columns Lhid."),
         Table(sweep[["hidden", "lambda", "heldout_r2", "rho_hat_mean", "localisation", "coherence",
-                     "feature_score", "train_seconds"]]),
+                     "feature_score"]]),
         Bullets((
             trend(coherence_by_lam, lam_names, "The mean orientation coherence over Lhid") + ".",
             trend(score_by_lam, lam_names, "The mean feature score over Lhid") + ".",

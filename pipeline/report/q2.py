@@ -16,19 +16,17 @@ def label(result: dict) -> str:
     return f"(D, P) = ({result['dim']}, {result['hidden']})"
 
 
-def network_table(src: Sources, names: list[str], results: dict[str, dict], metrics: dict) -> pd.DataFrame:
-    """One row per network: epochs, train CE at the kept epoch, validation and test CE / accuracy, seconds."""
+def network_table(src: Sources, names: list[str], results: dict[str, dict]) -> pd.DataFrame:
+    """One row per network: epochs, train CE at the kept epoch, validation and test CE / accuracy."""
     rows = []
     for name in names:
-        curve = src.csv(paths.Q2_TRAIN_PLOTS / name / paths.CURVE)
-        best = metrics[f"{name}.best_epoch"]
+        curve, r = src.csv(paths.Q2_TRAIN_PLOTS / name / paths.CURVE), results[name]
         rows.append({
-            "network": label(results[name]), "parameters": results[name]["parameters"],
-            "best epoch": best, "stopped epoch": metrics[f"{name}.stopped_epoch"],
-            "train CE": float(curve.loc[curve["epoch"] == best, "train_cross_entropy"].iloc[0]),
-            "val CE": metrics[f"{name}.val_cross_entropy"], "val accuracy": metrics[f"{name}.val_accuracy"],
-            "test CE": metrics[f"{name}.test_cross_entropy"], "test accuracy": metrics[f"{name}.test_accuracy"],
-            "seconds": metrics[f"{name}.train_seconds"],
+            "network": label(r), "parameters": r["parameters"],
+            "best epoch": r["best_epoch"], "stopped epoch": r["stopped_epoch"],
+            "train CE": float(curve.loc[curve["epoch"] == r["best_epoch"], "train_cross_entropy"].iloc[0]),
+            "val CE": r["val_cross_entropy"], "val accuracy": r["val_accuracy"],
+            "test CE": r["test_cross_entropy"], "test accuracy": r["test_accuracy"],
         })
     return pd.DataFrame(rows)
 
@@ -82,9 +80,8 @@ def training(src: Sources, params: dict) -> list[Block]:
     """Q2 (a): curves and the comparison of the (D, P) networks."""
     q2 = params["q2"]
     names = list(q2["sizes"])
-    metrics = src.json(paths.Q2_METRICS)
     results = {name: src.json(paths.Q2_TRAIN_RESULTS / name / paths.RESULT) for name in names}
-    table = network_table(src, names, results, metrics)
+    table = network_table(src, names, results)
     blocks: list[Block] = [
         Heading(3, f"Q2 (a) Training {len(names)} network sizes"),
         Paragraph(

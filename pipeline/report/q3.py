@@ -74,8 +74,7 @@ def model_part(src: Sources, q3: dict, name: str, earlier: list[str], accuracy: 
             f"{r['best_epoch']} are kept: training accuracy {pct(r['train_accuracy'])}, validation accuracy "
             f"{pct(r['val_accuracy'])} (cross-entropy {num(r['val_cross_entropy'], 3)}), test accuracy "
             f"{pct(accuracy[name])} (cross-entropy {num(r['test_cross_entropy'], 3)}). "
-            f"{r['parameters']} parameters, {num(r['seconds_per_epoch'], 3)} s per epoch, "
-            f"{num(r['wall_seconds'], 3)} s in all."
+            f"{r['parameters']} parameters."
         ),
         src.figure(paths.Q3_TRAIN_PLOTS / name / "confusion_train.png",
                    f"{upper}: confusion matrix on the training set."),
@@ -86,20 +85,14 @@ def model_part(src: Sources, q3: dict, name: str, earlier: list[str], accuracy: 
 
 
 def ranking(table: pd.DataFrame) -> tuple[str, ...]:
-    """Computed comparison of all models: best and margins, speed, size."""
+    """Computed comparison of all models: best and margins, size, kept epochs."""
     ranked = table.sort_values("test_accuracy", ascending=False).reset_index(drop=True)
     best = ranked.iloc[0]
     margins = ", ".join(f"{points(best['test_accuracy'] - row['test_accuracy'])} above the {row['model'].upper()}"
                         for _, row in ranked.iloc[1:].iterrows())
-    fastest = table.loc[table["seconds_per_epoch"].idxmin()]
-    slowest = table.loc[table["seconds_per_epoch"].idxmax()]
     return (
         f"The {best['model'].upper()} scored best on the test set, {pct(best['test_accuracy'])}"
         + (f": {margins}." if margins else "."),
-        f"An epoch of the {slowest['model'].upper()} took "
-        f"{slowest['seconds_per_epoch'] / fastest['seconds_per_epoch']:.1f} times as long as one of the "
-        f"{fastest['model'].upper()} ({num(slowest['seconds_per_epoch'], 3)} s against "
-        f"{num(fastest['seconds_per_epoch'], 3)} s).",
         "Parameters: " + ", ".join(f"{row['model'].upper()} {row['parameters']}" for _, row in table.iterrows())
         + "; kept epochs: " + ", ".join(f"{row['model'].upper()} {row['best_epoch']}" for _, row in table.iterrows())
         + ".",
@@ -126,7 +119,7 @@ def q3_section(src: Sources, params: dict) -> list[Block]:
     q3 = params["q3"]
     names = list(q3["models"])
     metrics = src.json(paths.Q3_METRICS)
-    accuracy = {name: metrics[f"{name}_test_accuracy"] for name in names}
+    accuracy = {name: metrics[name]["test_accuracy"] for name in names}
     blocks: list[Block] = [
         Heading(2, "Q3 — Human activity from acceleration signals"),
         Paragraph(f"Every model reads the {'standardised ' if q3['standardise'] else ''}3-axis signal over the "

@@ -17,14 +17,15 @@ from pipeline.common import io, paths
 from pipeline.common.config import Data, load, read_tree, stage_help
 from pipeline.common.document import Block, Bullets, Figure, Heading, Paragraph, Table, to_html, to_markdown
 from pipeline.common.errors import make_app, run
-from pipeline.common.provenance import flatten, sha256, versions
+from pipeline.common.provenance import flatten, read_logs, sha256, versions
+from pipeline.common.staging import outputs
 from pipeline.q1.params import Q1
 from pipeline.q2.params import Q2
 from pipeline.q3.params import Q3
 from pipeline.report.q1 import q1_section
 from pipeline.report.q2 import q2_section
 from pipeline.report.q3 import q3_section
-from pipeline.report.sources import Sources, num
+from pipeline.report.sources import Sources
 
 PARAMS = ("data", "q1", "q2", "q3")
 SCHEMA = {"data": Data, "q1": Q1, "q2": Q2, "q3": Q3}
@@ -34,32 +35,40 @@ HELP = stage_help(__doc__, SCHEMA, PARAMS)
 app = make_app(HELP)
 
 
-def stage_seconds(src: Sources, params: dict) -> pd.DataFrame:
-    """Training seconds each stage recorded in its own outputs, one row per stage."""
-    search, sweep = paths.Q1_SEARCH_RESULTS / "search.csv", paths.Q1_SUMMARY_RESULTS / "sweep.csv"
-    rows = [("q1_search", src.csv(search)["seconds"].sum(), f"{search} (sum)"),
-            ("q1_train", src.json(paths.Q1_METRICS)["train_seconds"], str(paths.Q1_METRICS))]
-    rows += [(f"q1_sweep@{int(r['hidden'])}-{num(r['lambda'])}", r["train_seconds"], str(sweep))
-             for _, r in src.csv(sweep).iterrows()]
-    q2, q3 = src.json(paths.Q2_METRICS), src.json(paths.Q3_METRICS)
-    rows += [(f"q2_train@{name}", q2[f"{name}.train_seconds"], str(paths.Q2_METRICS)) for name in params["q2"]["sizes"]]
-    rows += [(f"q3_train@{name}", q3[f"{name}_wall_seconds"], str(paths.Q3_METRICS)) for name in params["q3"]["models"]]
-    return pd.DataFrame(rows, columns=["stage", "seconds", "read from"])
+def runs_section(logs: dict[str, dict]) -> list[Block]:
+    """report.html only: what each stage's last run on this machine measured and ran on (logs/, not tracked).
+
+    Wall-clock times differ from run to run, so they stay out of REPORT.md and every git-tracked file.
+    """
+    rows = []
+    for stage, log in logs.items():
+        env = log.get("environment", {})
+        libraries = "; ".join(f"{t.get('internal_api')} {t.get('version')} {t.get('architecture') or ''}, "
+                              f"{t.get('num_threads')} thread(s)" for t in env.get("threads", []))
+        epochs = log.get("epoch_seconds") or []
+        rows.append({"stage": stage, "training seconds": log.get("train_seconds", ""),
+                     "seconds per epoch": round(sum(epochs) / len(epochs), 3) if epochs else "",
+                     "BLAS / OpenMP": libraries,
+                     "python": env.get("versions", {}).get("python", ""),
+                     "numpy": env.get("versions", {}).get("numpy", "")})
+    intro = ("Read from logs/<stage>.json, which each stage writes after its outputs (not tracked by git or DVC: "
+             "the times differ from run to run); the thread counts are the ones the stage set in code.")
+    return [Heading(3, "Runs of this checkout (times, threads, BLAS)"),
+            Paragraph(intro if rows else "No stage has logged a run in this checkout (logs/ is empty)."),
+            *([Table(pd.DataFrame(rows))] if rows else [])]
 
 
 def data_files(src: Sources, params: dict) -> pd.DataFrame:
-    """Every input data file (params.yaml data.*) and the preprocessed patches, with size and sha256."""
+    """Every input data file (params.yaml data.*) with its size and sha256."""
     files = [(f"data.{key}", str(value)) for key, value in params["data"].items()]
-    files.append(("q1_preprocess output", str(paths.PATCHES)))
     return pd.DataFrame([{"file": path, "role": role, "bytes": src.path(path).stat().st_size,
                           "sha256": sha256(src.path(path))} for role, path in files])
 
 
 def provenance_section(src: Sources, params: dict) -> list[Block]:
-    """Parameters, data checksums, software versions, seeds and stage times."""
+    """Parameters, data checksums, software versions and seeds."""
     flat = {key: str(value) for key, value in flatten(params).items()}
     seeds = {key: value for key, value in flat.items() if key.rsplit(".", 1)[-1] == "seed"}
-    seconds = stage_seconds(src, params)
     return [
         Heading(2, "How this was produced"),
         Paragraph("`dvc repro` runs one script per stage (`python -m pipeline.<study>.<stage>`, see dvc.yaml); "
@@ -71,11 +80,6 @@ def provenance_section(src: Sources, params: dict) -> list[Block]:
         Bullets(tuple(f"`{key}` = {value}" for key, value in seeds.items())),
         Heading(3, "Software"),
         Table(pd.DataFrame(list(versions().items()), columns=["package", "version"])),
-        Heading(3, "Training time per stage"),
-        Paragraph("Seconds of training each stage measured and wrote into its outputs: "
-                  f"{num(seconds['seconds'].sum())} s in all. The other stages (preprocessing, summaries, "
-                  "predictions, this report) do not record their time."),
-        Table(seconds),
         Heading(3, "Parameters (params.yaml, flattened)"),
         Table(pd.DataFrame(list(flat.items()), columns=["parameter", "value"])),
     ]
@@ -116,8 +120,9 @@ def main() -> None:
     root = Path(".")
     blocks = build(Sources(root), tree)
     markdown, html = paths.REPORT_MD, paths.REPORT_HTML
-    io.write_text(markdown, to_markdown(relative_figures(blocks, root, markdown.parent)))
-    io.write_text(html, to_html(blocks, TITLE, root=root))
+    with outputs(markdown):
+        io.write_text(markdown, to_markdown(relative_figures(blocks, root, markdown.parent)))
+    io.write_text(html, to_html([*blocks, *runs_section(read_logs())], TITLE, root=root))
     print(f"report: wrote {markdown} and {html} ({sum(isinstance(b, Figure) for b in blocks)} figures)")
 
 

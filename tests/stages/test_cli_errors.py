@@ -1,4 +1,5 @@
-"""What the real command line shows: bad parameters, divergence, usage mistakes, --help and interrupts.
+"""What the real command line shows: bad parameters, sizes too big for memory, divergence, usage mistakes, --help,
+interrupts and outputs that cannot be replaced.
 
 Every stage runs as `python -m pipeline.<study>.<stage>` in a `Project` folder (its own params.yaml and tiny
 data). The table of every invalid parameter of every stage is in tests/unit/test_config.py (in-process); here
@@ -11,6 +12,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -52,6 +54,11 @@ BAD = [
 ]
 
 
+def no_staging_left(project: Project) -> bool:
+    staging = project.root / ".staging"
+    return not staging.exists() or not any(staging.iterdir())
+
+
 def error_lines(proc: subprocess.CompletedProcess) -> list[str]:
     assert "Traceback" not in proc.stderr, proc.stderr
     return [line for line in proc.stderr.splitlines() if line.startswith("error:")]
@@ -69,6 +76,28 @@ def test_an_invalid_parameter_stops_the_stage_before_any_work(tmp_path, module, 
     assert project.files() == before  # stopped before writing anything
 
 
+# stage, its arguments, the size key and its huge value, how the error line names and shows it
+HUGE = [
+    ("pipeline.q1.train", [], "q1.hidden", 10**9, "q1.hidden = 1000000000"),
+    ("pipeline.q1.search", [], "q1.search.hidden", 10**9, "q1.search.hidden = 1000000000"),
+    ("pipeline.q2.train", ["d4_p8"], "q2.sizes.d4_p8.hidden", 10**9,
+     "q2.sizes.d4_p8 = {'dim': 4, 'hidden': 1000000000}"),
+    ("pipeline.q3.train", ["gru"], "q3.models.gru.hidden", 10**7, "q3.models.gru = {'hidden': 10000000, 'head': '4'}"),
+]
+
+
+@pytest.mark.parametrize(("module", "args", "key", "value", "shown"), HUGE, ids=[h[2] for h in HUGE])
+def test_a_size_too_big_for_memory_is_one_line_before_allocating(tmp_path, module, args, key, value, shown):
+    project = Project(tmp_path / "p").set(key, value)
+    before = project.files()
+    proc = run_stage(module, args, cwd=project.root)
+    assert proc.returncode == 2, proc.stderr
+    [line] = proc.stderr.strip().splitlines()
+    assert line.startswith(f"error: params.yaml {shown}: the run would need about "), line
+    assert "of memory, more than half of this machine's " in line and line.endswith("; lower it"), line
+    assert project.files() == before
+
+
 def test_a_bad_sweep_item_and_bad_params_are_reported_together(tmp_path):
     project = Project(tmp_path / "p").set("q1.rho", 1.5)
     proc = run_stage("pipeline.q1.sweep", ["5.5", "abc"], cwd=project.root)
@@ -79,28 +108,28 @@ def test_a_bad_sweep_item_and_bad_params_are_reported_together(tmp_path):
     ]
 
 
-# stage, its arguments, the huge learning rate's key, the changes that make the run tiny
+# stage, its arguments, the huge learning rate's key and value, the changes that make the run tiny
 DIVERGING = [
-    ("pipeline.q1.train", [], "q1.sgd.lr", {"q1.solver": "sgd", "q1.sgd.epochs": 2, "q1.sgd.batch_size": 8}),
-    ("pipeline.q2.train", ["d4_p8"], "q2.lr", {}),
-    ("pipeline.q3.train", ["rnn"], "q3.models.rnn.lr", {}),
+    ("pipeline.q1.train", [], "q1.sgd.lr", 1e300, {"q1.solver": "sgd", "q1.sgd.epochs": 2, "q1.sgd.batch_size": 8}),
+    ("pipeline.q2.train", ["d4_p8"], "q2.lr", 1e300, {}),
+    ("pipeline.q2.train", ["d4_p8"], "q2.lr", 1e6, {}),  # finite losses, but 100x the first: models.trainer
+    ("pipeline.q3.train", ["rnn"], "q3.models.rnn.lr", 1e300, {}),
 ]
 
 
-@pytest.mark.parametrize(("module", "args", "key", "changes"), DIVERGING, ids=[d[0] for d in DIVERGING])
-def test_divergence_stops_with_one_line_naming_epoch_and_learning_rate(tmp_path, module, args, key, changes):
-    project = Project(tmp_path / "p")
-    if module == "pipeline.q1.train":  # q1 trains on the preprocessed patches
-        prep = run_stage("pipeline.q1.preprocess", cwd=project.root)
-        assert prep.returncode == 0, prep.stderr
-    for dotted, value in {**changes, key: 1e300}.items():
+@pytest.mark.parametrize(("module", "args", "key", "lr", "changes"), DIVERGING,
+                         ids=[f"{d[0]} {d[2]}={d[3]:g}" for d in DIVERGING])
+def test_divergence_stops_with_one_line_naming_epoch_and_learning_rate(tmp_path, module, args, key, lr, changes):
+    project = Project(tmp_path / "p")  # q1 train reads data1 itself: no q1_preprocess run needed
+    for dotted, value in {**changes, key: lr}.items():
         project.set(dotted, value)
+    before = project.files()
     proc = run_stage(module, args, cwd=project.root)
     assert proc.returncode == 2, proc.stderr
     errors = error_lines(proc)
     assert len(errors) == 1, proc.stderr
-    assert "diverged at epoch 1" in errors[0] and f"{key} (now 1e+300)" in errors[0], errors[0]
-    assert not [f for f in project.files() if f.endswith((".json", ".npz"))]  # no NaN results
+    assert "diverged at epoch 1" in errors[0] and f"{key} (now {lr})" in errors[0], errors[0]
+    assert project.files() == before and no_staging_left(project)  # no NaN results, no log
 
 
 @pytest.mark.parametrize(("module", "args", "line"), [
@@ -133,21 +162,60 @@ def test_the_help_of_q3_train_names_its_model_entry_and_shared_keys(tmp_path):
     assert "q3.momentum: classical momentum alpha" in proc.stdout
 
 
-@pytest.mark.parametrize(("signum", "message"), [(signal.SIGTERM, True), (signal.SIGINT, False)])
-def test_an_interrupted_stage_exits_130(tmp_path, signum, message):
+INTERRUPTED = "interrupted: earlier outputs are unchanged; run `dvc repro` to finish"
+
+
+@pytest.mark.parametrize(("signum", "sigint"), [(signal.SIGTERM, signal.SIG_DFL), (signal.SIGINT, signal.SIG_DFL),
+                                                (signal.SIGINT, signal.SIG_IGN)], ids=["SIGTERM", "SIGINT",
+                                                                                       "SIGINT-ignored-at-start"])
+def test_an_interrupted_stage_prints_one_line_and_exits_130(tmp_path, signum, sigint):
     project = Project(tmp_path / "p").set("q2.sizes.d4_p8.epochs", 100000).set("q2.patience", 100000)
     env = dict(os.environ, MPLBACKEND="Agg", PYTHONPATH=str(ROOT))
-    # a shell's background job starts with SIGINT ignored (Python then keeps ignoring it): restore the default
+    # a shell's background job starts with SIGINT ignored (Python then keeps ignoring it): choose the disposition
     job = subprocess.Popen([sys.executable, "-m", "pipeline.q2.train", "d4_p8"], cwd=project.root, env=env,
                            stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True,
-                           preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+                           preexec_fn=lambda: signal.signal(signal.SIGINT, sigint))
     try:
         assert "epoch 1:" in job.stderr.readline()  # training is under way
         job.send_signal(signum)
+        if sigint == signal.SIG_IGN:  # Ctrl-C does nothing to it: it trains on until SIGTERM
+            time.sleep(1)
+            assert job.poll() is None
+            job.send_signal(signal.SIGTERM)
         rest = job.communicate(timeout=60)[1]
     finally:
         job.kill()
     assert job.returncode == 130 and "Traceback" not in rest, rest
-    interrupted = [line for line in rest.splitlines() if line.startswith("interrupted: ")]
-    assert interrupted == (["interrupted: earlier outputs are unchanged; run `dvc repro` to finish"] if message else [])
-    assert not [folder for folder in ("artifacts", "results", "plots", "metrics") if (project.root / folder).exists()]
+    assert rest.count(INTERRUPTED) == 1 and rest.rstrip().endswith(INTERRUPTED), rest[-500:]
+    assert not [folder for folder in ("artifacts", "results", "plots", "metrics", "logs")
+                if (project.root / folder).exists()]
+    assert no_staging_left(project)
+
+
+@pytest.mark.parametrize(("immutable", "line"), [
+    # the second output of q1_preprocess: the first, already moved aside, is moved back
+    ("results/q1/preprocess", "error: results/q1/preprocess: cannot be replaced (Operation not permitted); "
+                              "earlier outputs are unchanged"),
+    # where the new outputs are written: a plain OSError
+    (".staging", "error: .staging/{id}: Operation not permitted; earlier outputs are unchanged"),
+], ids=["output-folder", "staging-folder"])
+def test_outputs_that_cannot_be_written_are_one_line_and_stay_byte_identical(tmp_path, immutable, line):
+    project = Project(tmp_path / "p")
+    first = run_stage("pipeline.q1.preprocess", cwd=project.root)
+    assert first.returncode == 0, first.stderr
+    before = {f: (project.root / f).read_bytes() for f in project.files()}
+    assert "results/q1/preprocess/summary.json" in before
+    folder = project.root / immutable
+    folder.mkdir(exist_ok=True)
+    if subprocess.run(["chattr", "+i", str(folder)], capture_output=True).returncode != 0:  # root ignores chmod
+        pytest.skip("chattr +i is not available here")
+    try:
+        proc = run_stage("pipeline.q1.preprocess", cwd=project.root)
+    finally:
+        subprocess.run(["chattr", "-i", str(folder)], check=True)
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    prefix, _, suffix = line.partition("{id}")
+    assert len(lines) == 1 and lines[0].startswith(prefix) and lines[0].endswith(suffix), proc.stderr
+    assert {f: (project.root / f).read_bytes() for f in project.files()} == before
+    assert no_staging_left(project)

@@ -1,15 +1,17 @@
 """Loaders accept the course's layouts and reject bad files with one line naming file, key, problem."""
 
+import json
+
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pipeline.common import paths
+from pipeline.common.config import load
 from pipeline.common.errors import UserError
 from pipeline.q1 import preprocess
-from pipeline.q1.data import load_patches
-from pipeline.q1.preprocess import normalise
+from pipeline.q1.data import load_patches, normalise, normalised_patches
 from pipeline.q2.data import load_trigrams
 from pipeline.q3.data import load_activities
 from tests.conftest import ROOT, make_data1, make_data2, make_data3, write_h5
@@ -233,21 +235,27 @@ def test_constant_patches_normalise_without_nan(n_constant, levels, as_uint8, tm
 
 def test_preprocess_stage_on_constant_patches(project, monkeypatch, capsys):
     """The stage itself, reading params.yaml data.data1: some constant patches -> finite output and its figure;
-    every patch constant -> one error line and no output."""
+    every patch constant -> one error line and the earlier outputs unchanged."""
     rgb = np.random.default_rng(0).uniform(0, 1, size=(20, 3, 16, 16))
     rgb[:5] = 0.25
     write_h5(project.root / "some.h5", data=rgb)
     code, err = project.set("data.data1", "some.h5").run(preprocess, monkeypatch=monkeypatch, capsys=capsys)
     assert code == 0, err
-    out = np.load(paths.PATCHES)
+    out = normalised_patches("some.h5", load(preprocess.SCHEMA, preprocess.PARAMS).q1.preprocess)
     assert out.shape == (20, 256) and np.isfinite(out).all()
     np.testing.assert_allclose(out[:5], 0.5)
+    summary_path = paths.Q1_PREPROCESS_RESULTS / "summary.json"
+    summary = json.loads(summary_path.read_text())
+    assert summary["patches"] == 20 and summary["size"] == 16 and 0 <= summary["at_clip_bound"] <= 1
+    assert summary["mean"] == pytest.approx(out.mean()) and summary["std"] == pytest.approx(out.std())
     assert preprocess.FIGURE.stat().st_size > 0
-    paths.PATCHES.unlink()
+    before = {path: path.read_bytes() for path in (summary_path, preprocess.FIGURE)}
     write_h5(project.root / "flat.h5", data=np.full((20, 3, 16, 16), 0.25))
     code, err = project.set("data.data1", "flat.h5").run(preprocess, monkeypatch=monkeypatch, capsys=capsys)
     assert code == 2 and err == ["error: data1: every patch is constant (pixel std is 0), nothing to normalise"]
-    assert not paths.PATCHES.exists()
+    assert {path: path.read_bytes() for path in before} == before
+    assert project.files(str(paths.Q1_PREPROCESS_RESULTS)) | project.files(str(paths.Q1_PREPROCESS_PLOTS)) == {
+        str(summary_path), str(preprocess.FIGURE)}
 
 
 def test_preprocess_stage_names_a_missing_data_file(project, monkeypatch, capsys):

@@ -1,6 +1,10 @@
-"""Q1 stages: params.yaml checks (exit 2, one line per key), feature measures, network files, tiny runs."""
+"""Q1 stages: params.yaml checks (exit 2, one line per key), feature measures, network files, tiny runs, and
+what staging promises: a failed run leaves the earlier outputs byte-identical and nothing behind in .staging/."""
 
+import errno
+import hashlib
 import json
+import os
 
 import numpy as np
 import pandas as pd
@@ -10,31 +14,38 @@ from models.autoencoder import SparseAutoencoder
 from pipeline.common import paths
 from pipeline.common.artifact import save_model
 from pipeline.common.errors import UserError
-from pipeline.q1 import quality, search, sweep, sweep_summary, train
-from pipeline.q1.data import load_network, save_network
+from pipeline.q1 import figures, preprocess, quality, search, sweep, sweep_summary, train
+from pipeline.q1.data import load_network, load_patches, save_network
+from tests.conftest import write_h5
 
 SIZE = 4  # synthetic 4 x 4 patches keep every run well under a second
+EDGES = "data/raw/edges.h5"
 
 
 @pytest.fixture
-def patches(project):
-    """The project with 60 synthetic patches in paths.PATCHES: random oriented edges plus noise, in [0.1, 0.9]."""
+def edges(project):
+    """The project with data.data1 = 60 synthetic 4 x 4 RGB patches whose luminosity (R = G = B) is a random
+    oriented edge plus noise."""
     rng = np.random.default_rng(0)
     yy, xx = np.mgrid[0:SIZE, 0:SIZE] - (SIZE - 1) / 2
     angles = rng.uniform(0, np.pi, 60)
-    edges = np.tanh(np.cos(angles)[:, None, None] * xx + np.sin(angles)[:, None, None] * yy)
-    rows = 0.5 + 0.35 * edges.reshape(60, -1) + rng.normal(0, 0.02, (60, SIZE * SIZE))
-    path = project.root / paths.PATCHES
-    path.parent.mkdir(parents=True)
-    np.save(path, np.clip(rows, 0.1, 0.9))
-    return project.set("q1.quality.window", 2)
+    gray = 0.5 + 0.35 * np.tanh(np.cos(angles)[:, None, None] * xx + np.sin(angles)[:, None, None] * yy)
+    gray += rng.normal(0, 0.02, gray.shape)
+    write_h5(project.root / EDGES, data=np.repeat(np.clip(gray, 0, 1)[:, None], 3, axis=1))
+    return project.set("data.data1", EDGES).set("q1.quality.window", 2)
 
 
-def test_train_reports_every_bad_key_on_one_line_and_exits_2(patches, monkeypatch, capsys):
+def contents(project) -> dict[str, str]:
+    """Every file of the project but params.yaml (which the test edits), with the SHA-256 of its bytes."""
+    return {name: hashlib.sha256((project.root / name).read_bytes()).hexdigest() for name in project.files()
+            if name != "params.yaml"}
+
+
+def test_train_reports_every_bad_key_on_one_line_and_exits_2(edges, monkeypatch, capsys):
     for key, value in {"q1.rho": 1.5, "q1.sgd.lr": -1.0, "q1.solver": "adam", "q1.hidden": 0,
                        "q1.sgd.momentum": 1.0}.items():
-        patches.set(key, value)
-    code, lines = patches.run(train, monkeypatch=monkeypatch, capsys=capsys)
+        edges.set(key, value)
+    code, lines = edges.run(train, monkeypatch=monkeypatch, capsys=capsys)
     assert code == 2
     assert lines == [
         "error: params.yaml q1.hidden = 0: must be a positive integer",
@@ -43,41 +54,42 @@ def test_train_reports_every_bad_key_on_one_line_and_exits_2(patches, monkeypatc
         "error: params.yaml q1.sgd.lr = -1.0: must be > 0",
         "error: params.yaml q1.sgd.momentum = 1.0: must be in [0, 1)",
     ]
-    assert not (patches.root / "metrics").exists() and not (patches.root / "artifacts").exists()
+    assert not (edges.root / "metrics").exists() and not (edges.root / "artifacts").exists()
 
 
-def test_window_larger_than_the_patch_is_a_user_error(patches, monkeypatch, capsys):
-    code, lines = patches.set("q1.quality.window", 5).run(train, monkeypatch=monkeypatch, capsys=capsys)
+def test_window_larger_than_the_patch_is_a_user_error(edges, monkeypatch, capsys):
+    code, lines = edges.set("q1.quality.window", 5).run(train, monkeypatch=monkeypatch, capsys=capsys)
     assert code == 2 and lines == ["error: params.yaml q1.quality.window = 5: must be in 1..4 (the patch side)"]
-    assert not (patches.root / paths.Q1_METRICS).exists()
+    assert not (edges.root / paths.Q1_METRICS).exists()
 
 
-def test_missing_patch_file_is_a_user_error(project, monkeypatch, capsys):
-    code, lines = project.run(train, monkeypatch=monkeypatch, capsys=capsys)
-    assert code == 2 and lines == [f"error: {paths.PATCHES}: file not found (run `dvc repro q1_preprocess` first)"]
+@pytest.mark.parametrize(("stage", "args"), [(train, ()), (search, ()), (sweep, ("3", "0"))])
+def test_missing_data1_file_is_a_user_error(project, stage, args, monkeypatch, capsys):
+    code, lines = project.set("data.data1", "none.h5").run(stage, *args, monkeypatch=monkeypatch, capsys=capsys)
+    assert code == 2 and lines == ["error: none.h5: file not found"]
 
 
-def test_sweep_reports_its_item_and_its_keys_together(patches, monkeypatch, capsys):
-    code, lines = patches.set("q1.beta", -1.0).run(sweep, "3", "abc", monkeypatch=monkeypatch, capsys=capsys)
+def test_sweep_reports_its_item_and_its_keys_together(edges, monkeypatch, capsys):
+    code, lines = edges.set("q1.beta", -1.0).run(sweep, "3", "abc", monkeypatch=monkeypatch, capsys=capsys)
     assert code == 2
     assert lines == ["error: params.yaml q1.sweep.lambda = 'abc': must be a finite number",
                      "error: params.yaml q1.beta = -1.0: must be >= 0"]
 
 
-def test_sweep_and_search_name_their_own_keys(patches, monkeypatch, capsys):
-    code, lines = patches.run(sweep, "0", "abc", monkeypatch=monkeypatch, capsys=capsys)
+def test_sweep_and_search_name_their_own_keys(edges, monkeypatch, capsys):
+    code, lines = edges.run(sweep, "0", "abc", monkeypatch=monkeypatch, capsys=capsys)
     assert code == 2
     assert lines == ["error: params.yaml q1.sweep.hidden = 0: must be a positive integer",
                      "error: params.yaml q1.sweep.lambda = 'abc': must be a finite number"]
-    code, lines = patches.set("q1.beta", -1.0).run(sweep, "3", "0", monkeypatch=monkeypatch, capsys=capsys)
+    code, lines = edges.set("q1.beta", -1.0).run(sweep, "3", "0", monkeypatch=monkeypatch, capsys=capsys)
     assert code == 2 and lines == ["error: params.yaml q1.beta = -1.0: must be >= 0"]
-    patches.set("q1.search.beta", [1.0, 1.0]).set("q1.search.rho", [0.05, 2.0]).set("q1.search.min_r2", 0.0)
-    code, lines = patches.run(search, monkeypatch=monkeypatch, capsys=capsys)
+    edges.set("q1.search.beta", [1.0, 1.0]).set("q1.search.rho", [0.05, 2.0]).set("q1.search.min_r2", 0.0)
+    code, lines = edges.run(search, monkeypatch=monkeypatch, capsys=capsys)
     assert code == 2
     assert lines == ["error: params.yaml q1.search.beta = [1.0, 1.0]: values must be distinct",
                      "error: params.yaml q1.search.rho[1] = 2.0: must be in (0, 1)",
                      "error: params.yaml q1.search.min_r2 = 0.0: must be in (0, 1)"]
-    assert not (patches.root / "results").exists()
+    assert not (edges.root / "results").exists()
 
 
 def test_localisation_and_coherence_separate_edges_blobs_and_noise():
@@ -103,24 +115,32 @@ def test_search_choice_takes_best_score_among_eligible_and_fails_when_none_is():
         search.choose(table, 0.95)
 
 
-def test_train_end_to_end_on_tiny_patches(patches, monkeypatch, capsys):
+def test_train_end_to_end_on_tiny_patches(edges, monkeypatch, capsys):
     for key, value in {"q1.hidden": 3, "q1.lambda": 0.001, "q1.beta": 0.5, "q1.rho": 0.1,
                        "q1.lbfgs.iterations": 6}.items():
-        patches.set(key, value)
-    code, lines = patches.run(train, monkeypatch=monkeypatch, capsys=capsys)
+        edges.set(key, value)
+    before = edges.files()
+    code, lines = edges.run(train, monkeypatch=monkeypatch, capsys=capsys)
     assert code == 0, lines
     plots = paths.Q1_TRAIN_PLOTS
-    outputs = {paths.Q1_METRICS, paths.Q1_TRAIN_ARTIFACTS / paths.MODEL, plots / paths.CURVE,
-               *(plots / name for name in ("features.png", "curve.png", "reconstructions.png"))}
-    assert patches.files("metrics") | patches.files("artifacts") | patches.files("plots") == set(map(str, outputs))
-    metrics = json.loads(paths.Q1_METRICS.read_text())
-    assert {"final_loss", "final_mse", "final_decay", "final_sparsity", "heldout_mse", "heldout_r2", "rho_hat_mean",
-            "rho_hat_std", "feature_score", "train_seconds", "steps"} <= set(metrics)
-    assert metrics["final_loss"] == pytest.approx(metrics["final_mse"] + metrics["final_decay"]
-                                                  + metrics["final_sparsity"])
+    result_path = paths.Q1_TRAIN_RESULTS / paths.RESULT
+    written = {paths.Q1_METRICS, paths.Q1_TRAIN_ARTIFACTS / paths.MODEL, result_path, plots / paths.CURVE,
+               *(plots / name for name in ("features.png", "curve.png", "reconstructions.png")), "logs/q1_train.json"}
+    assert edges.files() == before | set(map(str, written))  # nothing else, nothing left in .staging/
+    result = json.loads(result_path.read_text())
+    assert set(result) == {"final_loss", "final_mse", "final_decay", "final_sparsity", "heldout_mse", "heldout_r2",
+                           "rho_hat_mean", "rho_hat_std", "localisation", "coherence", "feature_score", "steps"}
+    assert result["final_loss"] == pytest.approx(result["final_mse"] + result["final_decay"]
+                                                 + result["final_sparsity"])
+    headline = ("feature_score", "heldout_r2", "final_loss", "rho_hat_mean")
+    assert json.loads(paths.Q1_METRICS.read_text()) == {"autoencoder": {key: result[key] for key in headline}}
+    log = json.loads((edges.root / "logs/q1_train.json").read_text())
+    assert set(log) == {"stage", "train_seconds", "environment"} and log["stage"] == "q1_train"
+    assert log["train_seconds"] >= 0 and {"versions", "threads"} <= set(log["environment"])
+    assert all(library["num_threads"] == 1 for library in log["environment"]["threads"])  # errors.run's limit
     curve = pd.read_csv(plots / paths.CURVE)
     assert list(curve.columns) == ["step", "loss", "mse", "decay", "sparsity", "rho_hat"]
-    assert len(curve) == metrics["steps"] <= 6
+    assert len(curve) == result["steps"] <= 6
     np.testing.assert_allclose(curve["loss"], curve["mse"] + curve["decay"] + curve["sparsity"], rtol=1e-5)
     assert curve["loss"].iloc[-1] < curve["loss"].iloc[0]
     for name in ("features.png", "curve.png", "reconstructions.png"):
@@ -130,34 +150,89 @@ def test_train_end_to_end_on_tiny_patches(patches, monkeypatch, capsys):
     assert params["W1"].shape == (16, 3)
 
 
+def test_a_failed_rerun_leaves_the_first_runs_outputs_byte_identical(edges, monkeypatch, capsys):
+    code, lines = edges.run(train, monkeypatch=monkeypatch, capsys=capsys)
+    assert code == 0, lines
+    edges.set("q1.lambda", 0.01)  # a rerun would write other numbers
+    before = contents(edges)
+
+    code, lines = edges.set("q1.quality.window", 5).run(train, monkeypatch=monkeypatch, capsys=capsys)
+    assert code == 2 and lines == ["error: params.yaml q1.quality.window = 5: must be in 1..4 (the patch side)"]
+    assert contents(edges) == before
+
+    # The disk fills up half-way through writing the new outputs: the part already written was staged only.
+    staged = []
+    figure = paths.Q1_TRAIN_PLOTS / "reconstructions.png"
+
+    def disk_full(*args):
+        staged.extend(str(path) for path in (edges.root / ".staging").rglob("*") if path.is_file())
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(figure))
+
+    monkeypatch.setattr(figures, "reconstructions_figure", disk_full)
+    code, lines = edges.set("q1.quality.window", 2).run(train, monkeypatch=monkeypatch, capsys=capsys)
+    assert code == 2
+    assert [line for line in lines if line.startswith("error: ")] == [
+        f"error: {figure}: No space left on device; earlier outputs are unchanged"]
+    assert any(name.endswith(str(paths.Q1_TRAIN_ARTIFACTS / paths.MODEL)) for name in staged), staged
+    assert contents(edges) == before  # and no staging copy left behind
+
+
+@pytest.mark.parametrize(("stage", "args", "key"), [(train, (), "q1.hidden"), (search, (), "q1.search.hidden"),
+                                                    (sweep, ("1000000000", "0"), "q1.sweep.hidden")])
+def test_a_hidden_size_beyond_memory_is_one_line_before_any_output(edges, stage, args, key, monkeypatch, capsys):
+    if not args:
+        edges.set(key, 1_000_000_000)
+    before = contents(edges)
+    code, lines = edges.run(stage, *args, monkeypatch=monkeypatch, capsys=capsys)
+    assert code == 2 and len(lines) == 1, lines
+    assert lines[0].startswith(f"error: params.yaml {key} = 1000000000: the run would need about ")
+    assert contents(edges) == before
+
+
+def test_preprocess_summary_counts_the_patches_and_the_share_at_a_clip_bound(edges, monkeypatch, capsys):
+    before = edges.files()
+    code, lines = edges.set("q1.preprocess.clip_std", 1.0).run(preprocess, monkeypatch=monkeypatch, capsys=capsys)
+    assert code == 0, lines
+    summary_path = paths.Q1_PREPROCESS_RESULTS / "summary.json"
+    assert edges.files() == before | {str(summary_path), str(preprocess.FIGURE)}
+    summary = json.loads(summary_path.read_text())
+    assert set(summary) == {"patches", "size", "at_clip_bound", "mean", "std"}
+    assert summary["patches"] == 60 and summary["size"] == SIZE
+    gray = load_patches(EDGES)[:, 0].reshape(60, -1)  # R = G = B: the luminosity
+    centred = gray - gray.mean(axis=1, keepdims=True)
+    assert 0 < summary["at_clip_bound"] < 1
+    assert summary["at_clip_bound"] == pytest.approx(np.mean(np.abs(centred) >= centred.std()))  # clip_std 1
+
+
 @pytest.mark.filterwarnings("ignore::RuntimeWarning")  # the overflow is the point of the test
-def test_train_with_sgd_and_divergence_names_the_learning_rate(patches, monkeypatch, capsys):
+def test_train_with_sgd_and_divergence_names_the_learning_rate(edges, monkeypatch, capsys):
     for key, value in {"q1.hidden": 3, "q1.solver": "sgd", "q1.sgd.epochs": 2, "q1.sgd.batch_size": 16,
                        "q1.dtype": "float64", "q1.sgd.lr": 0.1}.items():
-        patches.set(key, value)
-    code, lines = patches.run(train, monkeypatch=monkeypatch, capsys=capsys)
+        edges.set(key, value)
+    code, lines = edges.run(train, monkeypatch=monkeypatch, capsys=capsys)
     assert code == 0, lines
     assert len(pd.read_csv(paths.Q1_TRAIN_PLOTS / paths.CURVE)) == 2
-    code, lines = patches.set("q1.sgd.lr", 1e308).run(train, monkeypatch=monkeypatch, capsys=capsys)
+    code, lines = edges.set("q1.sgd.lr", 1e308).run(train, monkeypatch=monkeypatch, capsys=capsys)
     errors = [line for line in lines if line.startswith("error: ")]
     assert code == 2 and len(errors) == 1
     assert "diverged at epoch 1" in errors[0] and "q1.sgd.lr" in errors[0]
 
 
-def test_sweep_then_summary_uses_only_the_grid_from_params(patches, monkeypatch, capsys):
-    patches.set("q1.beta", 0.5).set("q1.rho", 0.1).set("q1.lbfgs.iterations", 3)
+def test_sweep_then_summary_uses_only_the_grid_from_params(edges, monkeypatch, capsys):
+    edges.set("q1.beta", 0.5).set("q1.rho", 0.1).set("q1.lbfgs.iterations", 3)
     for hidden, lam in (("2", "0"), ("3", "0"), ("2", "0.01")):
-        code, lines = patches.run(sweep, hidden, lam, monkeypatch=monkeypatch, capsys=capsys)
+        code, lines = edges.run(sweep, hidden, lam, monkeypatch=monkeypatch, capsys=capsys)
         assert code == 0, lines
     assert (paths.Q1_SWEEP_PLOTS / "h2_l0.01" / "features.png").is_file()
     assert (paths.Q1_SWEEP_PLOTS / "h2_l0.01" / paths.CURVE).is_file()
     assert (paths.Q1_SWEEP_ARTIFACTS / "h2_l0.01" / paths.MODEL).is_file()
     numbers = json.loads((paths.Q1_SWEEP_RESULTS / "h3_l0" / paths.RESULT).read_text())
-    assert numbers["hidden"] == 3 and numbers["lam"] == 0.0
+    assert numbers["hidden"] == 3 and numbers["lam"] == 0.0 and not [k for k in numbers if "seconds" in k]
+    assert edges.files("logs") == {"logs/q1_sweep@2-0.json", "logs/q1_sweep@3-0.json", "logs/q1_sweep@2-0.01.json"}
 
     # The grid shrinks to hidden [2] x lambda [0, 0.01]: h3_l0 is stale and must not appear.
-    patches.set("q1.sweep", {"hidden": [2], "lambda": [0, 0.01]})
-    code, lines = patches.run(sweep_summary, monkeypatch=monkeypatch, capsys=capsys)
+    edges.set("q1.sweep", {"hidden": [2], "lambda": [0, 0.01]})
+    code, lines = edges.run(sweep_summary, monkeypatch=monkeypatch, capsys=capsys)
     assert code == 0, lines
     table = pd.read_csv(paths.Q1_SUMMARY_RESULTS / "sweep.csv")
     assert table[["hidden", "lambda"]].values.tolist() == [[2, 0.0], [2, 0.01]]
@@ -165,20 +240,23 @@ def test_sweep_then_summary_uses_only_the_grid_from_params(patches, monkeypatch,
     assert "| hidden | lambda |" in (paths.Q1_SUMMARY_RESULTS / "sweep.md").read_text()
 
     # A grid value without its results is a one-line user error naming the missing points.
-    code, lines = patches.set("q1.sweep.hidden", [5]).run(sweep_summary, monkeypatch=monkeypatch, capsys=capsys)
+    code, lines = edges.set("q1.sweep.hidden", [5]).run(sweep_summary, monkeypatch=monkeypatch, capsys=capsys)
     assert code == 2 and lines == [f"error: {paths.Q1_SWEEP_RESULTS}: no q1_sweep result for Lhid 5, lambda 0; "
                                    "Lhid 5, lambda 0.01 (run `dvc repro` to produce it)"]
 
 
-def test_search_end_to_end_writes_table_and_chooses_one_pair(patches, monkeypatch, capsys):
-    code, lines = patches.run(search, monkeypatch=monkeypatch, capsys=capsys)
+def test_search_end_to_end_writes_table_and_chooses_one_pair(edges, monkeypatch, capsys):
+    code, lines = edges.run(search, monkeypatch=monkeypatch, capsys=capsys)
     assert code == 0, lines
     table = pd.read_csv(paths.Q1_SEARCH_RESULTS / "search.csv")
     assert table[["beta", "rho"]].values.tolist() == [[0.1, 0.1], [1.0, 0.1]]
     assert table["chosen"].sum() == 1
     assert "chosen" in (paths.Q1_SEARCH_RESULTS / "search.md").read_text()
+    assert not [column for column in table.columns if "seconds" in column]  # wall-clock times go to logs/
     for name in ("heatmap.png", "features.png"):
         assert (paths.Q1_SEARCH_PLOTS / name).stat().st_size > 0
+    log = json.loads((edges.root / "logs/q1_search.json").read_text())
+    assert set(log["per_pair"]) == {"beta=0.1 rho=0.1", "beta=1 rho=0.1"}
 
 
 def _network():

@@ -1,19 +1,20 @@
-"""Q2 stages: params checks, the top-10 table, nearest words, and a tiny end-to-end run in a project folder."""
+"""Q2 stages: params checks, divergence and memory limits, the top-10 table, nearest words, a tiny end-to-end run."""
 
 from __future__ import annotations
 
 import json
+import math
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from models.trainer import TrainingDiverged
 from pipeline.common import paths
 from pipeline.q2 import embeddings, network, predict, summary, train
 from tests.conftest import Project
 
 NET = "d4_p8"  # the one q2.sizes entry of the project fixture
+LOG = paths.LOGS / f"q2_train@{NET}.json"  # the run's wall-clock times (provenance.write_log)
 
 
 def sizes(**changes) -> dict:
@@ -46,15 +47,40 @@ def test_cosine_needs_lr_min_below_lr(project, monkeypatch, capsys):
     assert code == 2 and err == ["error: params.yaml q2.lr_min = 0.2 must be < q2.lr = 0.1"]
 
 
-def test_divergence_names_the_epoch_and_the_learning_rate(project, monkeypatch, capsys):
-    def diverging(*args, **kwargs):
-        raise TrainingDiverged(4, float("nan"))
-
-    monkeypatch.setattr(train, "train", diverging)
-    project.set("q2.lr", 5.0)
+def test_divergence_is_one_line_and_leaves_the_earlier_outputs_byte_identical(project, monkeypatch, capsys):
     code, err = project.run(train, NET, monkeypatch=monkeypatch, capsys=capsys)
-    assert code == 2 and len(err) == 1
-    assert "diverged at epoch 4" in err[0] and "q2.lr (now 5.0)" in err[0]
+    assert code == 0, err
+    project.set("q2.lr", 1e6)  # the loss grows to ~8e4, finite: stopped by MAX_LOSS_GROWTH, not by NaN
+    before = {f: (project.root / f).read_bytes() for f in project.files()}
+    assert str(paths.Q2_TRAIN_RESULTS / NET / paths.RESULT) in before and str(LOG) in before
+    code, err = project.run(train, NET, monkeypatch=monkeypatch, capsys=capsys)
+    assert code == 2 and len(err) == 1, err
+    assert err[0].startswith(f"error: q2_train {NET}: training diverged at epoch 1 (loss ")
+    assert "lower params.yaml q2.lr (now 1000000.0)" in err[0]
+    loss = float(err[0].split("(loss ")[1].split(")")[0])
+    assert math.isfinite(loss) and loss > 100 * math.log(250)
+    assert {f: (project.root / f).read_bytes() for f in project.files()} == before
+
+
+def test_an_unwritable_log_does_not_fail_a_run_whose_outputs_are_in_place(project, monkeypatch, capsys):
+    (project.root / "logs").write_text("a file where the logs folder should be")
+    code, err = project.run(train, NET, monkeypatch=monkeypatch, capsys=capsys)
+    assert (paths.Q2_TRAIN_RESULTS / NET / paths.RESULT).exists()  # the outputs were replaced ...
+    assert code == 0, err  # ... so the run must not report failure and "earlier outputs are unchanged"
+    assert [line for line in err if line.startswith("warning: logs/")] == [
+        f"warning: logs/q2_train@{NET}.json: cannot be written (File exists); the outputs are in place, only "
+        "this run's times are lost"]
+
+
+def test_a_network_too_big_for_the_memory_is_one_line_before_any_output(project, monkeypatch, capsys):
+    project.set("q2.sizes", sizes(hidden=1_000_000_000))
+    before = project.files()
+    code, err = project.run(train, NET, monkeypatch=monkeypatch, capsys=capsys)
+    assert code == 2 and len(err) == 1, err
+    assert err[0].startswith(f"error: params.yaml q2.sizes.{NET} = {{'dim': 4, 'hidden': 1000000000}}: "
+                             "the run would need about ")
+    assert err[0].endswith("; lower it")
+    assert project.files() == before
 
 
 def test_bad_predict_and_embedding_params(project, monkeypatch, capsys):
@@ -109,11 +135,18 @@ def test_tiny_end_to_end(project, monkeypatch, capsys):
     assert sum(f"q2_train {NET} epoch" in line for line in err) >= 1  # one progress line per epoch
     result = json.loads((paths.Q2_TRAIN_RESULTS / NET / paths.RESULT).read_text())
     for key in ("val_cross_entropy", "val_accuracy", "test_cross_entropy", "test_accuracy", "best_epoch",
-                "stopped_epoch", "stop_reason", "train_seconds"):
+                "stopped_epoch", "stop_reason"):
         assert key in result
+    assert not [key for key in result if "seconds" in key]  # wall-clock times go to logs/ only
     assert result["parameters"] == 250 * 4 + 3 * 4 * 8 + 8 + 8 * 250 + 250  # R, W1, b1, W2, b2
     curve = pd.read_csv(paths.Q2_TRAIN_PLOTS / NET / paths.CURVE)
     assert len(curve) == result["stopped_epoch"] and list(curve.columns) == train.CURVE_COLUMNS
+    assert list(curve.columns) == ["epoch", "lr", "train_cross_entropy", "train_accuracy", "val_cross_entropy",
+                                   "val_accuracy"]  # no seconds
+    log = json.loads(LOG.read_text())
+    assert log["stage"] == f"q2_train@{NET}" and log["train_seconds"] >= 0
+    assert len(log["epoch_seconds"]) == result["stopped_epoch"] and "versions" in log["environment"]
+    assert not any((project.root / ".staging").glob("*"))  # the staging copy is gone once swapped in
     assert result["val_cross_entropy"] == pytest.approx(curve["val_cross_entropy"].min(), rel=1e-5)
     assert (paths.Q2_TRAIN_PLOTS / NET / "curve.png").stat().st_size > 0
     model, params = network.load_network(paths.Q2_TRAIN_ARTIFACTS / NET / paths.MODEL)
@@ -122,7 +155,7 @@ def test_tiny_end_to_end(project, monkeypatch, capsys):
     code, err = project.run(summary, monkeypatch=monkeypatch, capsys=capsys)
     assert code == 0, err
     metrics = json.loads(paths.Q2_METRICS.read_text())
-    assert metrics[f"{NET}.val_cross_entropy"] == result["val_cross_entropy"]
+    assert metrics == {NET: {key: result[key] for key in ("val_cross_entropy", "test_cross_entropy", "test_accuracy")}}
     assert (paths.Q2_SUMMARY_PLOTS / "validation_curves.png").stat().st_size > 0
 
     code, err = project.run(predict, monkeypatch=monkeypatch, capsys=capsys)  # count 3, top 5

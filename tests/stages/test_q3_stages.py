@@ -13,7 +13,7 @@ from pipeline.common.errors import UserError
 from pipeline.q2.network import load_network
 from pipeline.q3 import compare, evaluate, evaluation, train
 from pipeline.q3.params import parse_head
-from tests.conftest import Project, run_stage
+from tests.conftest import Project, run_stage, write_h5
 
 
 def models(**changes) -> dict:
@@ -127,6 +127,13 @@ def test_train_then_evaluate_by_model_name_gives_the_stage_confusion_matrix(proj
     assert code == 0, err
     result = json.loads((paths.Q3_TRAIN_RESULTS / "gru" / paths.RESULT).read_text())
     assert result["model"] == "gru" and result["stopped_epoch"] == 2
+    assert not [key for key in result if "seconds" in key]  # wall-clock times go to logs/ only
+    curve = (paths.Q3_TRAIN_PLOTS / "gru" / paths.CURVE).read_text().splitlines()
+    assert curve[0] == "epoch,lr,train_loss,train_accuracy,train_error,val_loss,val_accuracy,val_error"
+    log = json.loads((paths.LOGS / "q3_train@gru.json").read_text())
+    assert log["stage"] == "q3_train@gru" and log["train_seconds"] >= 0 and len(log["epoch_seconds"]) == 2
+    assert all(seconds > 0 for seconds in log["epoch_seconds"])
+    assert not any((project.root / ".staging").glob("*"))
     cm = project.root / "cm.csv"
     code, err = project.run(evaluate, "--model", "gru", "--data", "data/raw/data3.h5", "--confusion", cm,
                             monkeypatch=monkeypatch, capsys=capsys)
@@ -147,12 +154,25 @@ def test_bad_params_exit_2_naming_each_key(project, monkeypatch, capsys):
     assert project.files() == before  # nothing written
 
 
+def test_a_class_with_a_single_training_window_is_one_line_naming_it(project, monkeypatch, capsys):
+    rng = np.random.default_rng(0)
+    labels = np.repeat(np.arange(6), [10, 10, 1, 10, 10, 19])  # one 'sitting' window: none left to validate on
+    write_h5(project.root / "data/raw/data3.h5", trX=rng.standard_normal((60, 12, 3)), trY=np.eye(6)[labels],
+             tstX=rng.standard_normal((12, 12, 3)), tstY=np.eye(6)[np.repeat(np.arange(6), 2)])
+    before = project.files()
+    code, err = project.run(train, "gru", monkeypatch=monkeypatch, capsys=capsys)
+    assert code == 2
+    assert err == ["error: data/raw/data3.h5: trY has a single window of class 'sitting' (1); every class needs at "
+                   "least 2 to hold one out for validation"]
+    assert project.files() == before
+
+
 def test_compare_builds_metrics_and_table_from_params_models(project, monkeypatch, capsys):
     project.set("q3.models", models())  # gru then rnn: the table keeps this order
     for i, model in enumerate(("gru", "rnn", "lstm")):  # lstm is present but not in q3.models: ignored
-        summary = {"test_accuracy": 0.9 - 0.1 * i, "test_cross_entropy": 0.3, "val_accuracy": 0.95,
-                   "best_epoch": 10 + i, "stopped_epoch": 15 + i, "stop_reason": "early stop", "wall_seconds": 60.0,
-                   "seconds_per_epoch": 3.5, "parameters": 1000 + i,
+        summary = {"test_accuracy": 0.9 - 0.1 * i, "test_cross_entropy": 0.3 + i, "val_accuracy": 0.95 - i / 100,
+                   "val_cross_entropy": 0.2, "train_accuracy": 0.99, "best_epoch": 10 + i, "stopped_epoch": 15 + i,
+                   "stop_reason": "early stop", "parameters": 1000 + i,
                    "precision": {"walking": 0.9}, "recall": {"walking": 0.8}}
         (paths.Q3_TRAIN_RESULTS / model).mkdir(parents=True)
         (paths.Q3_TRAIN_RESULTS / model / paths.RESULT).write_text(json.dumps(summary))
@@ -160,14 +180,16 @@ def test_compare_builds_metrics_and_table_from_params_models(project, monkeypatc
         (paths.Q3_TRAIN_PLOTS / model / paths.CURVE).write_text("epoch,val_error\n1,0.5\n2,0.3\n")
     code, err = project.run(compare, monkeypatch=monkeypatch, capsys=capsys)
     assert code == 0, err
-    flat = json.loads(paths.Q3_METRICS.read_text())
-    assert flat["gru_test_accuracy"] == 0.9 and flat["rnn_best_epoch"] == 11
-    assert flat["gru_recall_walking"] == 0.8
-    assert not any(k.startswith("lstm") for k in flat)
+    assert json.loads(paths.Q3_METRICS.read_text()) == {  # headline numbers only, one object per model
+        "gru": {"test_accuracy": 0.9, "val_accuracy": 0.95, "test_cross_entropy": 0.3},
+        "rnn": {"test_accuracy": 0.8, "val_accuracy": 0.94, "test_cross_entropy": 1.3},
+    }
     table = (paths.Q3_COMPARE_RESULTS / "comparison.csv").read_text().splitlines()
-    assert [row.split(",")[0] for row in table[1:]] == ["gru", "rnn"]
+    assert table == ["model,test_accuracy,val_accuracy,test_cross_entropy,best_epoch,stopped_epoch,parameters",
+                     "gru,0.9,0.95,0.3,10,15,1000", "rnn,0.8,0.94,1.3,11,16,1001"]
     assert "| gru |" in (paths.Q3_COMPARE_RESULTS / "comparison.md").read_text()
     assert (paths.Q3_COMPARE_PLOTS / "comparison.png").stat().st_size > 0
+    assert not any((project.root / ".staging").glob("*"))
 
 
 @pytest.mark.parametrize("keep", [0.0, 0.5, 0.99])

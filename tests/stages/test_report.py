@@ -1,7 +1,8 @@
 """The report stage: sections, figures, self-contained HTML, numbers that match the metrics, computed comparisons.
 
-The `real_report` tests write the report from the pipeline's outputs in the checkout and skip until they exist
-(CI runs them after `dvc repro`); the others use small synthetic outputs.
+REPORT.md (git-tracked) holds no wall-clock time; report.html is the same blocks plus the "Runs of this checkout"
+table read from logs/. The `real_report` tests write the report from the pipeline's outputs in the checkout and
+skip until they exist (CI runs them after `dvc repro`); the others use small synthetic outputs.
 """
 
 from __future__ import annotations
@@ -16,8 +17,9 @@ import pytest
 import yaml
 
 from pipeline.common import paths, readers
-from pipeline.common.document import Bullets, Figure
+from pipeline.common.document import Bullets, Figure, Heading, Paragraph, Table
 from pipeline.common.errors import UserError
+from pipeline.common.provenance import write_log
 from pipeline.report import write
 from pipeline.report.q3 import confusions, q3_section
 from pipeline.report.sources import Sources, change, pct, trend
@@ -30,10 +32,13 @@ PNG = base64.b64decode(
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
 )
 # the last outputs of each study that the report reads: without them the real-report tests skip
-PIPELINE_OUTPUTS = (paths.PATCHES, paths.Q1_METRICS, paths.Q1_SEARCH_RESULTS / "search.csv",
+PIPELINE_OUTPUTS = (paths.Q1_PREPROCESS_RESULTS / "summary.json", paths.Q1_TRAIN_RESULTS / paths.RESULT,
+                    paths.Q1_METRICS, paths.Q1_SEARCH_RESULTS / "search.csv",
                     paths.Q1_SUMMARY_RESULTS / "sweep.csv", paths.Q2_METRICS, paths.Q2_PREDICT_RESULTS / "top.csv",
                     paths.Q2_EMBEDDINGS_RESULTS / "nearest_words.csv", paths.Q3_METRICS,
                     paths.Q3_COMPARE_RESULTS / "comparison.csv")
+RUNS = "Runs of this checkout"  # the heading of report.html's table of logs/
+WALL_CLOCK = re.compile(r"seconds|\d s\b", re.IGNORECASE)
 
 
 def declared_inputs() -> list[Path]:
@@ -47,15 +52,15 @@ def declared_inputs() -> list[Path]:
 def real_report(tmp_path_factory):
     """REPORT.md / report.html written from the outputs in the checkout, and every file the report read.
 
-    The stage runs in a temporary folder whose entries link to the checkout's (but REPORT.md and report.html),
-    so it reads the real outputs and writes its own REPORT.md and report.html.
+    The stage runs in a temporary folder whose entries link to the checkout's (but REPORT.md, report.html and
+    the staging folder), so it reads the real outputs and writes its own REPORT.md and report.html.
     """
     missing = [str(p) for p in PIPELINE_OUTPUTS if not (ROOT / p).is_file()]
     if missing:
         pytest.skip(f"pipeline outputs missing (run `dvc repro` first): {', '.join(missing[:5])}")
     out = tmp_path_factory.mktemp("report")
     for entry in ROOT.iterdir():
-        if entry.name not in (str(paths.REPORT_MD), str(paths.REPORT_HTML)):
+        if entry.name not in (str(paths.REPORT_MD), str(paths.REPORT_HTML), ".staging"):
             (out / entry.name).symlink_to(entry)
     read: list[Path] = []
     original = Sources.path
@@ -98,14 +103,23 @@ def test_the_report_reads_only_files_its_stage_declares(real_report):
 
 def test_numbers_match_the_metrics_files(real_report):
     markdown = real_report[0].read_text(encoding="utf-8")
-    q2 = json.loads((ROOT / paths.Q2_METRICS).read_text(encoding="utf-8"))
-    q3 = json.loads((ROOT / paths.Q3_METRICS).read_text(encoding="utf-8"))
+    q1, q2, q3 = (json.loads((ROOT / path).read_text(encoding="utf-8"))
+                  for path in (paths.Q1_METRICS, paths.Q2_METRICS, paths.Q3_METRICS))
+    assert f"({pct(q1['autoencoder']['heldout_r2'])} of the variance explained)" in markdown
     for name in PARAMS["q2"]["sizes"]:
-        assert f"| {q2[f'{name}.val_cross_entropy']:.4g} |" in markdown, name
+        assert f"| {q2[name]['val_cross_entropy']:.4g} |" in markdown, name
     for name in PARAMS["q3"]["models"]:
-        assert f"test accuracy {pct(q3[f'{name}_test_accuracy'])} (cross-entropy" in markdown, name
-    best = max(PARAMS["q3"]["models"], key=lambda m: q3[f"{m}_test_accuracy"])
-    assert f"The {best.upper()} scored best on the test set, {pct(q3[f'{best}_test_accuracy'])}" in markdown
+        assert f"test accuracy {pct(q3[name]['test_accuracy'])} (cross-entropy" in markdown, name
+    best = max(PARAMS["q3"]["models"], key=lambda m: q3[m]["test_accuracy"])
+    assert f"The {best.upper()} scored best on the test set, {pct(q3[best]['test_accuracy'])}" in markdown
+
+
+def test_only_report_html_shows_run_times(real_report):
+    md_path, page, _ = real_report
+    markdown = md_path.read_text(encoding="utf-8")
+    assert not WALL_CLOCK.findall(markdown) and RUNS not in markdown
+    logged = [log.stem for log in (ROOT / paths.LOGS).glob("*.json")]  # none in a fresh clone: logs/ is not tracked
+    assert RUNS in page and [stage for stage in logged if f"<td>{stage}</td>" not in page] == []
 
 
 # ------------------------------------------------------------------------------ synthetic inputs
@@ -115,18 +129,18 @@ CLASSES = ("downstairs", "jogging", "sitting")
 
 def write_q3_outputs(root: Path, accuracy: dict[str, float]) -> None:
     """Minimal outputs of q3_train and q3_compare (at the paths of pipeline.common.paths) for these accuracies."""
-    flat, rows = {}, []
+    metrics, rows = {}, []
     for i, (model, acc) in enumerate(accuracy.items()):
         results, plots = root / paths.Q3_TRAIN_RESULTS / model, root / paths.Q3_TRAIN_PLOTS / model
         results.mkdir(parents=True)
         plots.mkdir(parents=True)
         summary = {"best_epoch": 5 + i, "stopped_epoch": 9 + i, "stop_reason": "early stop", "test_accuracy": acc,
                    "test_cross_entropy": 0.3, "val_accuracy": acc, "val_cross_entropy": 0.2, "train_accuracy": 0.99,
-                   "parameters": 1000 * (i + 1), "seconds_per_epoch": 1.0 + i, "wall_seconds": 10.0 * (i + 1)}
+                   "parameters": 1000 * (i + 1)}
         (results / paths.RESULT).write_text(json.dumps(summary), encoding="utf-8")
-        flat.update({f"{model}_{key}": value for key, value in summary.items()})
-        rows.append({"model": model, **{k: summary[k] for k in ("test_accuracy", "best_epoch", "stopped_epoch",
-                                                                "seconds_per_epoch", "wall_seconds", "parameters")}})
+        metrics[model] = {k: summary[k] for k in ("test_accuracy", "val_accuracy", "test_cross_entropy")}
+        rows.append({"model": model, **{k: summary[k] for k in ("test_accuracy", "val_accuracy", "test_cross_entropy",
+                                                                "best_epoch", "stopped_epoch", "parameters")}})
         matrix = pd.DataFrame([[9, 1, 0], [0, 10, 0], [i, 0, 10 - i]], columns=[f"pred_{c}" for c in CLASSES])
         matrix.insert(0, "true", CLASSES)
         matrix.to_csv(results / "confusion_test.csv", index=False)
@@ -134,7 +148,7 @@ def write_q3_outputs(root: Path, accuracy: dict[str, float]) -> None:
             (plots / f"{kind}.png").write_bytes(PNG)
     for folder in (paths.METRICS, paths.Q3_COMPARE_RESULTS, paths.Q3_COMPARE_PLOTS):
         (root / folder).mkdir(parents=True, exist_ok=True)
-    (root / paths.Q3_METRICS).write_text(json.dumps(flat), encoding="utf-8")
+    (root / paths.Q3_METRICS).write_text(json.dumps(metrics), encoding="utf-8")
     pd.DataFrame(rows).to_csv(root / paths.Q3_COMPARE_RESULTS / "comparison.csv", index=False)
     (root / paths.Q3_COMPARE_PLOTS / "comparison.png").write_bytes(PNG)
 
@@ -162,6 +176,8 @@ def test_the_later_models_are_compared_with_the_earlier_ones(tmp_path):
     text = ranking_text(tmp_path, {"rnn": 0.90, "lstm": 0.95, "gru": 0.93})
     assert "Test accuracy 95.0 %: 5.0 points above the RNN (90.0 %)." in text
     assert "Test accuracy 93.0 %: 3.0 points above the RNN (90.0 %), 2.0 points below the LSTM (95.0 %)." in text
+    assert "Parameters: RNN 1000, LSTM 2000, GRU 3000; kept epochs: RNN 5, LSTM 6, GRU 7." in text
+    assert not WALL_CLOCK.findall(text)
 
 
 def test_confusions_are_the_largest_off_diagonal_cells():
@@ -190,8 +206,34 @@ def test_sources_take_text_and_path_objects(tmp_path):
 def test_a_missing_output_is_one_error_line(project, monkeypatch, capsys):
     code, lines = project.run(write, monkeypatch=monkeypatch, capsys=capsys)
     assert code == 2
-    assert lines == [f"error: {paths.PATCHES}: missing (run `dvc repro` to produce it)"]
+    assert lines == [f"error: {paths.Q1_PREPROCESS_RESULTS / 'summary.json'}: missing (run `dvc repro` to produce it)"]
     assert not (project.root / paths.REPORT_MD).exists() and not (project.root / paths.REPORT_HTML).exists()
+
+
+BLOCKS = [Heading(1, "Report"), Paragraph("Test accuracy 97.2 %."), Table(pd.DataFrame({"model": ["gru"]}))]
+
+
+def test_report_html_is_report_md_plus_the_runs_read_from_logs(project, monkeypatch, capsys):
+    monkeypatch.setattr(write, "build", lambda src, params: BLOCKS)  # the blocks both files are made of
+    write_log("q2_train@d4_p8", train_seconds=12.34, epoch_seconds=[6.1, 6.24])  # as q2_train writes it
+    code, lines = project.run(write, monkeypatch=monkeypatch, capsys=capsys)
+    assert code == 0, lines
+    markdown = (project.root / paths.REPORT_MD).read_text(encoding="utf-8")
+    page = (project.root / paths.REPORT_HTML).read_text(encoding="utf-8")
+    assert markdown == "# Report\n\nTest accuracy 97.2 %.\n\n| model |\n|---|\n| gru |\n"
+    assert "<h1>Report</h1>" in page and "<p>Test accuracy 97.2 %.</p>" in page and "<td>gru</td>" in page
+    assert RUNS in page and "<td>q2_train@d4_p8</td>" in page and "<td>12.34</td>" in page
+    assert not (project.root / ".staging").exists() or not any((project.root / ".staging").iterdir())
+
+
+def test_the_runs_table_shows_the_seconds_per_epoch_the_training_stages_log():
+    blocks = write.runs_section({"q2_train@d4_p8": {"train_seconds": 12.34, "epoch_seconds": [6.1, 6.24]}})
+    table = next(b for b in blocks if isinstance(b, Table)).frame
+    assert table.loc[0, "training seconds"] == 12.34 and table.loc[0, "seconds per epoch"] == 6.17
+
+
+def test_without_logs_the_runs_section_says_so():
+    assert write.runs_section({})[1] == Paragraph("No stage has logged a run in this checkout (logs/ is empty).")
 
 
 def test_bad_params_stop_the_report_before_it_reads_anything(project, monkeypatch, capsys):

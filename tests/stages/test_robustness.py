@@ -1,4 +1,4 @@
-"""Interruption leaves earlier outputs intact; reruns give identical numbers (q2 training in a subprocess)."""
+"""Interruption leaves earlier outputs intact; reruns and thread settings give identical files (q2 in a subprocess)."""
 
 from __future__ import annotations
 
@@ -11,13 +11,16 @@ import time
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
+import pytest
 
 from pipeline.common import paths
 from tests.conftest import ROOT, Project, run_stage, write_h5
 
 NET = "net"
-WALL_TIME_KEYS = ("seconds",)  # wall-clock durations: the only values allowed to differ between reruns
+RESULT = paths.Q2_TRAIN_RESULTS / NET / paths.RESULT
+CURVE = paths.Q2_TRAIN_PLOTS / NET / paths.CURVE
+MODEL = paths.Q2_TRAIN_ARTIFACTS / NET / paths.MODEL
+LOG = paths.LOGS / f"q2_train@{NET}.json"
 
 
 def _project(root: Path, rows: int, epochs: int) -> Project:
@@ -47,19 +50,15 @@ def _snapshot(folder: Path) -> dict[str, bytes]:
     return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
-def _without_wall_times(text: str) -> dict:
-    return {k: v for k, v in json.loads(text).items() if not any(w in k for w in WALL_TIME_KEYS)}
-
-
-def test_killed_training_leaves_earlier_outputs_intact_and_rerun_succeeds(tmp_path):
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_interrupted_training_leaves_earlier_outputs_intact_and_rerun_succeeds(tmp_path, signum):
     project = _project(tmp_path / "proj", rows=60_000, epochs=1)
     _train(project)
     _epochs(project, 500)
     before = _snapshot(project.root)
-    assert str(paths.Q2_TRAIN_RESULTS / NET / paths.RESULT) in before
-    assert str(paths.Q2_TRAIN_ARTIFACTS / NET / paths.MODEL) in before
+    assert str(RESULT) in before and str(MODEL) in before and str(LOG) in before
 
-    env = dict(os.environ, MPLBACKEND="Agg", PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
+    env = dict(os.environ, MPLBACKEND="Agg", PYTHONPATH=str(ROOT))
     job = subprocess.Popen([sys.executable, "-m", "pipeline.q2.train", NET], cwd=project.root, env=env,
                            stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
     try:
@@ -67,29 +66,52 @@ def test_killed_training_leaves_earlier_outputs_intact_and_rerun_succeeds(tmp_pa
         assert "epoch" in line, line
         time.sleep(0.3)
         assert job.poll() is None, "training ended before it could be interrupted"
-        job.send_signal(signal.SIGTERM)
-        job.wait(timeout=60)
+        job.send_signal(signum)
+        rest = job.communicate(timeout=60)[1]
     finally:
         job.kill()
-    assert job.returncode == 130  # pipeline.common.errors.run: SIGTERM is handled like Ctrl-C
+    assert job.returncode == 130  # pipeline.common.errors.run: SIGTERM and Ctrl-C alike
+    assert "interrupted: earlier outputs are unchanged; run `dvc repro` to finish" in rest.splitlines()
     assert _snapshot(project.root) == before, "an earlier output was changed or a temporary file left behind"
 
     _train(_epochs(project, 2))
-    assert json.loads((project.root / paths.Q2_TRAIN_RESULTS / NET / paths.RESULT).read_text())["stopped_epoch"] == 2
+    assert json.loads((project.root / RESULT).read_text())["stopped_epoch"] == 2
+    assert not any((project.root / ".staging").glob("*")), "a staging copy was left behind"
 
 
-def test_same_params_and_seed_give_identical_results(tmp_path):
-    results, curves, weights = [], [], []
-    for run in ("a", "b"):
+def _run_twice(tmp_path: Path, threads: tuple[str, str], monkeypatch) -> list[Path]:
+    """Two identical projects trained for 3 epochs, the first with `threads[0]` BLAS / OpenMP threads in its
+    environment, the second with `threads[1]`; their roots."""
+    roots = []
+    for run, count in zip("ab", threads, strict=True):
+        monkeypatch.setenv("OPENBLAS_NUM_THREADS", count)
+        monkeypatch.setenv("OMP_NUM_THREADS", count)
         project = _project(tmp_path / run, rows=4_000, epochs=3)
         _train(project)
-        results.append(_without_wall_times((project.root / paths.Q2_TRAIN_RESULTS / NET / paths.RESULT).read_text()))
-        curve = pd.read_csv(project.root / paths.Q2_TRAIN_PLOTS / NET / paths.CURVE)
-        curves.append(curve.drop(columns=list(WALL_TIME_KEYS)))
-        weights.append(np.load(project.root / paths.Q2_TRAIN_ARTIFACTS / NET / paths.MODEL))
-    assert results[0] == results[1]
-    assert len(curves[0]) == 3
-    pd.testing.assert_frame_equal(curves[0], curves[1], check_exact=True)
-    assert weights[0].files == weights[1].files and "param_R" in weights[0].files
-    for name in weights[0].files:
-        np.testing.assert_array_equal(weights[0][name], weights[1][name])
+        roots.append(project.root)
+    return roots
+
+
+def _assert_identical(a: Path, b: Path) -> None:
+    """Byte-identical result and curve (no wall-clock values left in them), identical weights."""
+    assert (a / RESULT).read_bytes() == (b / RESULT).read_bytes()
+    assert len((a / CURVE).read_text().splitlines()) == 1 + 3
+    assert (a / CURVE).read_bytes() == (b / CURVE).read_bytes()
+    with np.load(a / MODEL) as first, np.load(b / MODEL) as second:
+        assert first.files == second.files and "param_R" in first.files
+        for name in first.files:
+            np.testing.assert_array_equal(first[name], second[name])
+
+
+def test_same_params_and_seed_give_identical_files(tmp_path, monkeypatch):
+    a, b = _run_twice(tmp_path, ("1", "1"), monkeypatch)
+    _assert_identical(a, b)
+    assert "seconds" not in (a / RESULT).read_text() and "seconds" not in (a / CURVE).read_text()
+
+
+def test_thread_variables_of_the_environment_change_nothing(tmp_path, monkeypatch):
+    a, b = _run_twice(tmp_path, ("1", "2"), monkeypatch)
+    _assert_identical(a, b)
+    for root in (a, b):  # errors.run sets one thread in code, whatever OPENBLAS_NUM_THREADS says
+        threads = json.loads((root / LOG).read_text())["environment"]["threads"]
+        assert threads and {lib["num_threads"] for lib in threads} == {1}, threads

@@ -17,6 +17,7 @@ from pipeline.common.config import Section, load, read_tree
 from pipeline.common.errors import UserError
 from pipeline.q1 import preprocess, search, sweep, sweep_summary
 from pipeline.q1 import train as q1_train
+from pipeline.q1.params import PATCH_KEYS
 from pipeline.q2 import embeddings, predict, summary
 from pipeline.q2 import train as q2_train
 from pipeline.q3 import compare
@@ -71,6 +72,13 @@ CASES = [
     (q1_train, {"q1.sgd": 5}, "q1.sgd", "5", "must be a mapping"),
     (q1_train, {"q1.quality.window": 0}, "q1.quality.window", "0", POS_INT),
     (q1_train, {"q1.shown": 0}, "q1.shown", "0", POS_INT),
+    (q1_train, {"data.data1": ""}, "data.data1", "''", "must be a non-empty text"),  # the PATCH_KEYS: q1 train,
+    (q1_train, {"q1.preprocess.clip_std": 0.0}, "q1.preprocess.clip_std", "0.0", POSITIVE),  # search and sweep
+    (search, {"data.data1": None}, "data.data1", "None", "must be a non-empty text"),  # normalise data1 themselves
+    (search, {"q1.preprocess.low": 0.9, "q1.preprocess.high": 0.1}, "q1.preprocess.low", "0.9",
+     "must be < q1.preprocess.high = 0.1"),
+    (sweep, {"q1.preprocess.high": math.inf}, "q1.preprocess.high", "inf", NUMBER),
+    (sweep, {"q1.dtype": "float16"}, "q1.dtype", "'float16'", "must be one of float32, float64"),
     (search, {"q1.search.hidden": 0}, "q1.search.hidden", "0", POS_INT),
     (search, {"q1.search.lambda": -0.5}, "q1.search.lambda", "-0.5", NON_NEG),
     (search, {"q1.search.beta": [1.0, -0.5]}, "q1.search.beta[1]", "-0.5", NON_NEG),
@@ -247,6 +255,15 @@ def test_an_unknown_key_in_a_section_read_whole_is_one_line(stage, changes, line
 def test_a_key_outside_the_listed_sections_is_not_checked():
     # q1_train lists q1.sgd but not q1.search: a typo there is for the stages that read it to report
     load(q1_train.SCHEMA, q1_train.PARAMS, tree=changed(**{"q1.search.betas": [1.0]}))
+    # nor the keys of q1.preprocess outside PATCH_KEYS: only the figure of q1_preprocess reads them
+    load(q1_train.SCHEMA, q1_train.PARAMS, tree=changed(**{"q1.preprocess.sample_size": 0}))
+
+
+@pytest.mark.parametrize("stage", [search, q1_train, sweep], ids=lambda s: s.__name__)
+def test_the_q1_training_stages_read_the_keys_their_patches_depend_on_first(stage):
+    assert stage.PARAMS[:len(PATCH_KEYS)] == PATCH_KEYS
+    assert PATCH_KEYS == ("data.data1", "q1.preprocess.clip_std", "q1.preprocess.low", "q1.preprocess.high",
+                          "q1.holdout", "q1.seed", "q1.dtype")
 
 
 def test_every_bad_key_of_a_stage_is_reported_one_line_each():

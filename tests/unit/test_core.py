@@ -6,7 +6,7 @@ import pytest
 from models import activations
 from models.gradcheck import check_gradients, relative_error
 from models.optim import MomentumSGD, clip_grad_norm, global_norm
-from models.trainer import TrainingDiverged, train
+from models.trainer import MAX_LOSS_GROWTH, TrainingDiverged, train
 
 
 def test_momentum_matches_hand_computation_over_three_steps():
@@ -114,6 +114,28 @@ def test_trainer_reports_divergence_with_epoch():
     with pytest.raises(TrainingDiverged) as err:
         _run(Diverging([1.0] * 5))
     assert err.value.epoch == 1
+
+
+class ScriptedLoss(ScriptedModel):
+    """Mini-batch losses follow a script (5 mini-batches per epoch in `_run`), the gradients stay small."""
+
+    def __init__(self, losses):
+        super().__init__([1.0] * 10)
+        self.losses = iter(losses)
+
+    def loss_and_grads(self, params, batch):
+        return next(self.losses), {"w": 0.01 * params["w"]}
+
+
+def test_trainer_reports_a_loss_grown_past_max_loss_growth_as_divergence_with_epoch():
+    with pytest.raises(TrainingDiverged) as err:
+        _run(ScriptedLoss([2.0] * 7 + [2000.0] + [2.0] * 50), epochs=10, patience=None)
+    assert MAX_LOSS_GROWTH == 100 and err.value.epoch == 2 and err.value.loss == 2000.0  # the 8th mini-batch
+
+
+def test_trainer_keeps_training_while_the_loss_stays_below_max_loss_growth():
+    result, _ = _run(ScriptedLoss([2.0, 190.0, 0.5, 199.0, 1.0] * 2), epochs=2, patience=None)
+    assert result.stopped_epoch == 2 and "epoch limit" in result.stop_reason
 
 
 def test_gradcheck_detects_a_wrong_gradient():

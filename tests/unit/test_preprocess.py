@@ -4,8 +4,7 @@ import numpy as np
 import pytest
 
 from pipeline.common.errors import UserError
-from pipeline.q1.data import load_patches
-from pipeline.q1.preprocess import LUMINOSITY, normalise
+from pipeline.q1.data import LUMINOSITY, load_patches, normalise
 from tests.conftest import ROOT
 
 

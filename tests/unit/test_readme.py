@@ -3,8 +3,9 @@
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-PIPELINE = "pip install -e . && dvc repro"
-TESTS = 'pip install -e ".[test]" && pytest'
+INSTALL = "pip install --require-hashes -r requirements.lock && pip install --no-deps -e ."
+PIPELINE = f"{INSTALL} && dvc repro --force"
+TESTS = f"{INSTALL} && pytest"
 
 
 def test_quick_start_commands_are_the_ones_ci_and_make_run():

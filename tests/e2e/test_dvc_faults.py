@@ -1,0 +1,155 @@
+"""Faults under real `dvc repro` / `dvc exp run`: one clear line, a non-zero exit, and nothing lost.
+
+A tiny copy of the repository is run once and committed; each test then breaks one thing, runs DVC the way a
+user would, and checks with `git status` that no output was deleted, changed or left half-written.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import h5py
+import pytest
+import yaml
+
+from tests.conftest import set_key
+from tests.e2e.test_pipeline_e2e import TINY, copy_repository
+
+pytestmark = pytest.mark.slow
+
+
+def _env() -> dict[str, str]:
+    path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
+    return dict(os.environ, DVC_NO_ANALYTICS="1", MPLBACKEND="Agg", PATH=path)
+
+
+def dvc(repo: Path, *args: str, timeout: float = 600) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "dvc", *args], cwd=repo, env=_env(), capture_output=True,
+                          text=True, timeout=timeout)
+
+
+def git(repo: Path, *args: str) -> str:
+    return subprocess.run(["git", *args], cwd=repo, capture_output=True, text=True, check=True).stdout
+
+
+def changed_files(repo: Path) -> list[str]:
+    """`git status --porcelain` entries other than params.yaml (which the tests edit themselves)."""
+    return [line for line in git(repo, "status", "--porcelain", "--untracked-files=all").splitlines()
+            if not line.endswith(" params.yaml")]
+
+
+def set_params(repo: Path, changes: dict) -> None:
+    params = yaml.safe_load((repo / "params.yaml").read_text())
+    for dotted, value in changes.items():
+        set_key(params, dotted, value)
+    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+
+
+@pytest.fixture(scope="module")
+def repo(tmp_path_factory) -> Path:
+    """The tiny pipeline, run and committed, so that `git status` shows whatever a fault changes."""
+    repo = copy_repository(tmp_path_factory.mktemp("faults") / "repo")
+    for generated in ("dvc.lock", "metrics", "plots", "results", "artifacts", "REPORT.md"):
+        path = repo / generated
+        shutil.rmtree(path) if path.is_dir() else path.unlink(missing_ok=True)
+    set_params(repo, TINY)
+    done = dvc(repo, "repro")
+    assert done.returncode == 0, done.stdout + done.stderr
+    git(repo, "add", "-A")
+    git(repo, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "tiny pipeline")
+    return repo
+
+
+@pytest.fixture
+def clean(repo):
+    """Each test starts from the committed state and restores it afterwards."""
+    yield repo
+    git(repo, "checkout", "-q", "--", "params.yaml")
+    assert changed_files(repo) == [], "a fault changed or left files"
+
+
+def _error_lines(proc: subprocess.CompletedProcess) -> list[str]:
+    return [line for line in (proc.stdout + proc.stderr).splitlines() if line.startswith("error: ")]
+
+
+def test_a_bad_parameter_under_dvc_repro_loses_nothing(clean):
+    set_params(clean, {"q1.rho": 1.5})
+    done = dvc(clean, "repro", "q1_train")
+    assert done.returncode != 0
+    assert _error_lines(done) == ["error: params.yaml q1.rho = 1.5: must be in (0, 1)"], done.stderr
+    assert changed_files(clean) == []
+
+
+def test_a_bad_parameter_under_dvc_exp_run_loses_nothing(clean):
+    done = dvc(clean, "exp", "run", "-S", "q1.rho=1.5")
+    assert done.returncode != 0
+    assert "error: params.yaml q1.rho = 1.5: must be in (0, 1)" in done.stdout + done.stderr
+    assert changed_files(clean) == []
+
+
+def test_a_missing_data_file_loses_nothing(clean):
+    set_params(clean, {"data.data1": "data/raw/missing.h5"})
+    done = dvc(clean, "repro")
+    assert done.returncode != 0 and "data/raw/missing.h5" in done.stdout + done.stderr
+    assert changed_files(clean) == []
+
+
+def test_nan_in_the_data_loses_nothing(clean):
+    bad = clean / "data" / "raw" / "bad3.h5"
+    shutil.copy(clean / "data" / "raw" / "data3.h5", bad)
+    with h5py.File(bad, "r+") as h5:
+        h5["trX"][0, 0, 0] = float("nan")
+    try:
+        set_params(clean, {"data.data3": "data/raw/bad3.h5"})
+        done = dvc(clean, "repro", "q3_train@gru")
+        assert done.returncode != 0
+        assert _error_lines(done) == ["error: data/raw/bad3.h5: key 'trX' contains 1 NaN or inf values"]
+        assert changed_files(clean) == ["?? data/raw/bad3.h5"]
+    finally:
+        bad.unlink()
+
+
+def test_an_immutable_output_folder_loses_nothing(clean):
+    folder = clean / "results" / "q1" / "search"
+    if subprocess.run(["chattr", "+i", str(folder)], capture_output=True).returncode != 0:
+        pytest.skip("chattr +i is not available here")
+    try:
+        done = dvc(clean, "repro", "--force", "q1_search")
+    finally:
+        subprocess.run(["chattr", "-i", str(folder)], check=True)
+    assert done.returncode != 0
+    assert _error_lines(done) == ["error: results/q1/search: cannot be replaced (Operation not permitted); "
+                                  "earlier outputs are unchanged"], done.stderr
+    assert changed_files(clean) == []
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGKILL], ids=["ctrl-c", "kill-9"])
+def test_interrupting_dvc_repro_loses_nothing(clean, signum):
+    set_params(clean, {"q2.sizes.d32_p256.epochs": 100000, "q2.patience": 100000})
+    job = subprocess.Popen([sys.executable, "-m", "dvc", "repro", "q2_train@d32_p256"], cwd=clean, env=_env(),
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 300
+        while "epoch 2:" not in (line := job.stdout.readline()):  # training is under way
+            assert line and time.monotonic() < deadline, "the stage never started training"
+        os.killpg(job.pid, signum)  # Ctrl-C in a terminal signals the whole foreground process group
+        job.wait(timeout=120)
+    finally:
+        if job.poll() is None:
+            os.killpg(job.pid, signal.SIGKILL)
+            job.wait()
+    rest = job.stdout.read()
+    assert job.returncode != 0
+    if signum == signal.SIGINT:
+        assert "interrupted: earlier outputs are unchanged; run `dvc repro` to finish" in rest, rest
+    time.sleep(1)
+    assert changed_files(clean) == [], "an output was changed, deleted or half-written"
+    git(clean, "checkout", "-q", "--", "params.yaml")
+    again = dvc(clean, "status")  # DVC itself is usable again (no stale lock)
+    assert again.returncode == 0 and "up to date" in again.stdout, again.stdout + again.stderr

@@ -1,0 +1,63 @@
+"""A fresh clone is up to date: its outputs match dvc.lock, a small change re-runs only what depends on it, and
+the shipped models score new data at once."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import h5py
+import pytest
+import yaml
+
+from pipeline.common import paths
+from tests.conftest import ROOT, set_key
+
+pytestmark = pytest.mark.slow
+
+
+def _run(cwd: Path, *args: str) -> subprocess.CompletedProcess:
+    path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
+    env = dict(os.environ, DVC_NO_ANALYTICS="1", MPLBACKEND="Agg", PATH=path, PYTHONPATH=str(cwd))
+    return subprocess.run([sys.executable, "-m", *args], cwd=cwd, env=env, capture_output=True, text=True)
+
+
+@pytest.fixture(scope="module")
+def clone(tmp_path_factory) -> Path:
+    """`git clone` of the committed HEAD of this repository."""
+    target = tmp_path_factory.mktemp("clone") / "repo"
+    subprocess.run(["git", "clone", "-q", str(ROOT), str(target)], check=True)
+    return target
+
+
+def test_dvc_status_is_clean_after_git_clone(clone):
+    done = _run(clone, "dvc", "status")
+    assert done.returncode == 0 and "up to date" in done.stdout, done.stdout + done.stderr
+
+
+def test_a_prediction_setting_re_runs_only_the_prediction_and_the_report(clone):
+    params = yaml.safe_load((clone / "params.yaml").read_text())
+    set_key(params, "q2.predict.count", params["q2"]["predict"]["count"] + 5)
+    (clone / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    try:
+        dry = _run(clone, "dvc", "repro", "--dry")
+    finally:
+        subprocess.run(["git", "checkout", "-q", "--", "params.yaml"], cwd=clone, check=True)
+    assert dry.returncode == 0, dry.stderr
+    assert set(re.findall(r"Running stage '([^']+)'", dry.stdout)) == {"q2_predict", "report"}, dry.stdout
+
+
+def test_the_shipped_models_score_a_file_with_only_the_test_windows(clone, tmp_path):
+    source = yaml.safe_load((clone / "params.yaml").read_text())["data"]["data3"]
+    test_only = tmp_path / "test_only.h5"
+    with h5py.File(clone / source, "r") as full, h5py.File(test_only, "w") as out:
+        out["tstX"], out["tstY"] = full["tstX"][()], full["tstY"][()]
+    for model in ("rnn", "lstm", "gru"):
+        done = _run(clone, "pipeline.q3.evaluate", "--model", model, "--data", str(test_only))
+        assert done.returncode == 0, done.stderr
+        shipped = json.loads((clone / paths.Q3_TRAIN_RESULTS / model / paths.RESULT).read_text())
+        assert f"accuracy {shipped['test_accuracy']:.4f}" in done.stdout, done.stdout

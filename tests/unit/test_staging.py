@@ -1,0 +1,136 @@
+"""pipeline.common.staging.outputs: a stage's outputs (files and folders) replaced as one set, or not at all.
+
+Every test runs in an empty temporary folder holding the old outputs of a stage: the file `a.txt` and the
+folder `d/` (with `d/old.txt`).
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import signal
+from pathlib import Path
+
+import pytest
+
+from pipeline.common import io
+from pipeline.common.errors import UserError
+from pipeline.common.staging import STAGING, outputs, staged
+
+OUTS = ("a.txt", "d")
+
+
+@pytest.fixture
+def old(tmp_path, monkeypatch) -> dict[str, bytes]:
+    """The old outputs, written in the current (temporary) folder; returns every file's bytes."""
+    monkeypatch.chdir(tmp_path)
+    Path("d").mkdir()
+    Path("a.txt").write_text("old a")
+    Path("d/old.txt").write_text("old d")
+    return tree()
+
+
+def tree() -> dict[str, bytes]:
+    """Every file under the current folder but the staging folder, with its bytes."""
+    return {str(p): p.read_bytes() for p in sorted(Path(".").rglob("*")) if p.is_file() and STAGING not in p.parents}
+
+
+def nothing_staged() -> bool:
+    return not STAGING.exists() or not any(STAGING.iterdir())
+
+
+def write_new() -> None:
+    io.write_text("a.txt", "new a")
+    io.write_json("d/x.json", {"new": 1})
+
+
+def staging_root() -> Path:
+    """The staging folder of OUTS (`.staging/<id>`), as `staged` names it inside a block."""
+    with pytest.raises(ValueError), outputs(*OUTS):
+        root = staged(OUTS[0]).parents[1]
+        raise ValueError
+    return root
+
+
+def test_the_set_is_swapped_in_only_when_the_block_ends(old):
+    mask = signal.pthread_sigmask(signal.SIG_BLOCK, set())
+    with outputs(*OUTS):
+        write_new()
+        assert tree() == old  # nothing outside the staging folder changed yet
+    assert tree() == {"a.txt": b"new a", "d/x.json": b'{\n  "new": 1\n}\n'}  # the folder replaced whole
+    assert nothing_staged()
+    assert signal.pthread_sigmask(signal.SIG_BLOCK, set()) == mask  # SIGINT / SIGTERM no longer held back
+
+
+@pytest.mark.parametrize("error", [ValueError, KeyboardInterrupt])
+def test_an_error_inside_the_block_leaves_the_old_outputs_byte_identical(old, error):
+    with pytest.raises(error), outputs(*OUTS):
+        write_new()
+        raise error
+    assert tree() == old and nothing_staged()
+
+
+def test_a_declared_output_the_block_did_not_write_is_a_bug_of_the_stage(old):
+    with pytest.raises(RuntimeError, match=r"did not write its declared outputs d$"), outputs(*OUTS):
+        io.write_text("a.txt", "new a")
+    assert tree() == old and nothing_staged()
+
+
+def test_writes_outside_the_declared_outputs_go_straight_to_their_path(old):
+    with outputs(*OUTS):
+        write_new()
+        io.write_text("logs/run.json", "{}")
+        io.write_text("d2/x.txt", "beside d, not in it")
+        assert Path("logs/run.json").read_text() == "{}" and Path("d2/x.txt").is_file()
+    assert set(tree()) == {"a.txt", "d/x.json", "logs/run.json", "d2/x.txt"}
+
+
+def test_a_swap_a_killed_run_had_started_is_finished_by_the_next_block(old):
+    root = staging_root()
+    # the state a run killed mid-swap leaves: old outputs moved aside, the marker written, a.txt moved in, d not
+    (root / "old/d").mkdir(parents=True)
+    Path("d").rename(root / "old/d")
+    Path("a.txt").write_text("killed run's a")
+    (root / "new/d").mkdir(parents=True)
+    (root / "new/d/k.txt").write_text("killed run's d")
+    (root / "swapping").write_text(json.dumps(list(OUTS)))
+    with pytest.raises(ValueError), outputs(*OUTS):  # the next run fails: the recovered set stays
+        raise ValueError
+    assert tree() == {"a.txt": b"killed run's a", "d/k.txt": b"killed run's d"} and nothing_staged()
+
+
+def test_a_swap_killed_while_moving_the_old_outputs_aside_ends_all_new(old):
+    root = staging_root()
+    (root / "new/d").mkdir(parents=True)
+    (root / "new/a.txt").write_text("killed run's a")
+    (root / "new/d/k.txt").write_text("killed run's d")
+    (root / "swapping").write_text(json.dumps(list(OUTS)))  # the marker comes first ...
+    (root / "old").mkdir()
+    Path("a.txt").rename(root / "old/a.txt")  # ... then a.txt was moved aside, d not yet
+    with pytest.raises(ValueError), outputs(*OUTS):
+        raise ValueError
+    assert tree() == {"a.txt": b"killed run's a", "d/k.txt": b"killed run's d"} and nothing_staged()
+
+
+def test_a_run_killed_before_its_swap_began_keeps_the_old_outputs(old):
+    root = staging_root()
+    (root / "new").mkdir(parents=True)
+    (root / "new/a.txt").write_text("killed run's a")  # staged, but no marker: the swap had not begun
+    with pytest.raises(ValueError), outputs(*OUTS):
+        raise ValueError
+    assert tree() == old and nothing_staged()
+
+
+def test_a_rename_that_fails_is_rolled_back_and_one_user_error(old, monkeypatch):
+    rename = Path.rename
+
+    def failing(self, target):
+        if self == Path("d"):  # the second output, after a.txt was moved aside
+            raise OSError(errno.EPERM, "Operation not permitted", str(self))
+        return rename(self, target)
+
+    monkeypatch.setattr(Path, "rename", failing)
+    with pytest.raises(UserError) as err, outputs(*OUTS):
+        write_new()
+    assert str(err.value) == "d: cannot be replaced (Operation not permitted); earlier outputs are unchanged"
+    assert tree() == old and nothing_staged()
