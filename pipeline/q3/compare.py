@@ -24,7 +24,7 @@ PARAMS = ("q3.models",)
 METRIC_KEYS = ("test_accuracy", "val_accuracy", "test_cross_entropy")  # headline numbers; the rest in results/
 TABLE_COLUMNS = ["model", "test_accuracy", "val_accuracy", "test_cross_entropy", "best_epoch", "stopped_epoch",
                  "parameters"]
-SUMMARY_KEYS = (*TABLE_COLUMNS[1:], "precision", "recall")  # read from each q3_train summary
+SUMMARY_KEYS = (*TABLE_COLUMNS[1:], "precision", "recall", "val_overlapping_train")  # read from each q3_train summary
 
 HELP = stage_help(__doc__, SCHEMA, PARAMS)
 app = make_app(HELP)
@@ -59,7 +59,9 @@ def main() -> None:
                          columns=TABLE_COLUMNS)
     figures.use_agg()
     with outputs(paths.Q3_METRICS, paths.Q3_COMPARE_RESULTS, paths.Q3_COMPARE_PLOTS):
-        io.write_json(paths.Q3_METRICS, {m: {key: s[key] for key in METRIC_KEYS} for m, s in summaries.items()})
+        overlap = max(s["val_overlapping_train"] for s in summaries.values())  # one split, the same for every model
+        io.write_json(paths.Q3_METRICS, {**{m: {key: s[key] for key in METRIC_KEYS} for m, s in summaries.items()},
+                                         "split": {"val_windows_overlapping_train": overlap}})
         io.write_csv(paths.Q3_COMPARE_RESULTS / "comparison.csv", table)
         io.write_text(paths.Q3_COMPARE_RESULTS / "comparison.md", to_markdown([Table(table)]))
         comparison_figure(summaries, paths.Q3_COMPARE_PLOTS / "comparison.png")

@@ -1,4 +1,4 @@
-"""Q3 helpers shared by q3_train, q3_evaluate and q3_compare: the stratified split, standardisation, the model
+"""Q3 helpers shared by the Q3 stages: the validation split (whole recordings), standardisation, the model
 artifact, confusion matrices, per-class precision / recall and their figures."""
 
 from __future__ import annotations
@@ -15,6 +15,8 @@ from models.trainer import evaluate
 from pipeline.common import io
 from pipeline.common.artifact import load_model, save_model
 from pipeline.common.errors import UserError
+from pipeline.q3.data import Activities
+from pipeline.q3.recordings import overlapping, recordings
 
 KIND = "recurrent_classifier"
 CONFIG_KEYS = ("cell", "hidden", "head", "n_inputs", "n_classes", "recurrent_init", "recurrent_gain", "mean", "std")
@@ -37,6 +39,56 @@ def stratified_split(y: np.ndarray, fraction: float, rng: np.random.Generator) -
     val_rows = np.sort(np.concatenate(val))
     train_rows = np.setdiff1d(np.arange(len(y)), val_rows)
     return train_rows, val_rows
+
+
+def purpose_rngs(seed: int) -> tuple[np.random.Generator, np.random.Generator, np.random.Generator]:
+    """The generators of the validation split, the initialisation and the shuffling, derived from one seed."""
+    split, init, shuffle = (np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(3))
+    return split, init, shuffle
+
+
+def recording_split(y: np.ndarray, groups: np.ndarray, fraction: float, rng: np.random.Generator
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """Row indices (train, val), both sorted: whole recordings (`groups`) of every class go to validation until
+    it holds at least round(fraction * count) of the class's windows; every class keeps one recording for training.
+
+    A recording's class is that of its first window. Where every window is its own recording this is
+    `stratified_split` (the same draws, the same rows).
+    """
+    if len(np.unique(groups)) == len(groups):
+        return stratified_split(y, fraction, rng)
+    first = np.unique(groups, return_index=True)[1]
+    group_class = y[first]
+    val = []
+    for label in np.unique(y):
+        members = rng.permutation(np.flatnonzero(group_class == label))
+        target, taken = int(round(fraction * np.count_nonzero(y == label))), 0
+        for group in members[:-1]:
+            if taken >= target:
+                break
+            rows = np.flatnonzero(groups == group)
+            val.append(rows)
+            taken += len(rows)
+    val_rows = np.sort(np.concatenate(val)) if val else np.array([], dtype=np.int64)
+    return np.setdiff1d(np.arange(len(y)), val_rows), val_rows
+
+
+@dataclass(frozen=True)
+class Split:
+    """Training and validation rows of trX, the recordings found, and how many validation windows overlap training."""
+
+    train: np.ndarray
+    val: np.ndarray
+    recordings: int
+    val_overlapping_train: int
+
+
+def validation_split(acts: Activities, q3) -> Split:
+    """The leak-free validation split of params q3 (val_fraction, seed): whole recordings, stratified by class."""
+    rng = purpose_rngs(q3.seed)[0]
+    groups = recordings(acts.train_x)
+    train_rows, val_rows = recording_split(acts.train_y, groups, q3.val_fraction, rng)
+    return Split(train_rows, val_rows, int(groups.max()) + 1, overlapping(acts.train_x, val_rows, train_rows))
 
 
 @dataclass(frozen=True)

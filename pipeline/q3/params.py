@@ -10,6 +10,7 @@ from pipeline.common.config import (
     boolean,
     declared,
     entries,
+    grid,
     less,
     momentum,
     non_negative,
@@ -19,6 +20,7 @@ from pipeline.common.config import (
     param,
     positive,
     positive_int,
+    section,
 )
 
 CELLS = ("rnn", "lstm", "gru")
@@ -61,10 +63,15 @@ class Model(Section):
 
 
 @declared
+class Baseline(Section):
+    weight_decay: list = param(grid(non_negative), "softmax regression's weight decays, chosen on validation")
+
+
+@declared
 class Q3(Section):
     """params.yaml `q3`: the activity classifiers (shared training settings and one entry per model)."""
 
-    val_fraction: float = param(open_unit, "stratified, shuffled share of trX held out for early stopping")
+    val_fraction: float = param(open_unit, "share of trX held out for early stopping: whole recordings, by class")
     standardise: bool = param(boolean, "per-channel z-scores with training-split statistics")
     batch_size: int = param(positive_int, "mini-batch size")
     momentum: float = param(momentum, "classical momentum alpha")
@@ -72,6 +79,7 @@ class Q3(Section):
     workers: int = param(positive_int, "threads per mini-batch")
     seed: int = param(non_negative_int, "validation split, initialisation and shuffling")
     models: dict = entries(Model, "one q3_train@<model> per entry, compared in this order", key_rule=one_of(*CELLS))
+    baseline: Baseline = section(Baseline, "q3_baseline: softmax regression on window statistics")
 
 
 TRAINING_KEYS = ("q3.momentum", "q3.batch_size", "q3.val_fraction", "q3.standardise", "q3.train_eval_size",

@@ -6,7 +6,8 @@ Writes artifacts/q3/train/<model>/model.npz, results/q3/train/<model>/ (result.j
 confusion_test.csv) and plots/q3/train/<model>/ (curve.csv, curve.png, confusion_train.png, confusion_test.png).
 `python -m pipeline.q3.evaluate` scores a trained model on another file.
 
-Training: a stratified, shuffled validation split of trX (class proportions kept), inputs standardised
+Training: a validation split of whole recordings of trX (found in the data: pipeline.q3.recordings; class
+proportions kept, so no validation window shares samples with a training window), inputs standardised
 with the training split's per-channel statistics, mini-batch momentum SGD with optional gradient-norm
 clipping, early stopping on the validation cross-entropy with the best parameters restored. The test
 set is only scored, never used to choose anything.
@@ -38,9 +39,10 @@ from pipeline.q3.evaluation import (
     Standardiser,
     confusion_figure,
     confusion_frame,
+    purpose_rngs,
     save_artifact,
     scores,
-    stratified_split,
+    validation_split,
 )
 from pipeline.q3.params import SCHEMA, TRAINING_KEYS, parse_head
 
@@ -87,8 +89,9 @@ def train_and_score(model_name: str, p: Params) -> None:
     if small:
         raise UserError(f"{p.data.data3}: trY has a single window of class {', '.join(small)}; every class needs at "
                         "least 2 to hold one out for validation")
-    split_rng, init_rng, shuffle_rng = (np.random.default_rng(s) for s in np.random.SeedSequence(q3.seed).spawn(3))
-    train_rows, val_rows = stratified_split(acts.train_y, q3.val_fraction, split_rng)
+    _, init_rng, shuffle_rng = purpose_rngs(q3.seed)
+    split = validation_split(acts, q3)
+    train_rows, val_rows = split.train, split.val
     scaler = Standardiser.fit(acts.train_x[train_rows], q3.standardise)
     train_set = (scaler(acts.train_x[train_rows]), acts.train_y[train_rows])
     val_set = (scaler(acts.train_x[val_rows]), acts.train_y[val_rows])
@@ -127,6 +130,9 @@ def train_and_score(model_name: str, p: Params) -> None:
         "stopped_epoch": result.stopped_epoch,
         "stop_reason": result.stop_reason,
         "parameters": model.count_params(best),
+        "recordings": split.recordings,
+        "val_windows": len(val_rows),
+        "val_overlapping_train": split.val_overlapping_train,
     }
     figures.use_agg()
     artifacts, plots, results = (folder / model_name for folder in (paths.Q3_TRAIN_ARTIFACTS, paths.Q3_TRAIN_PLOTS,

@@ -69,6 +69,7 @@ def search(src: Sources, q1: dict) -> list[Block]:
 def features(src: Sources, q1: dict) -> list[Block]:
     """Q1 (b) result and Q1 (c): the network of params.yaml, its cost terms and its filters."""
     m = src.json(paths.Q1_TRAIN_RESULTS / paths.RESULT)
+    pca = src.json(paths.Q1_BASELINE_RESULTS / "pca.json")["heldout_r2"]
     return [
         Paragraph(
             f"The network of params.yaml (Lhid = {q1['hidden']}, λ = {num(q1['lambda'])}, β = {num(q1['beta'])}, "
@@ -77,7 +78,10 @@ def features(src: Sources, q1: dict) -> list[Block]:
             f"after {m['steps']} {'iterations' if q1['solver'] == 'lbfgs' else 'epochs'}. The mean hidden activation "
             f"is {num(m['rho_hat_mean'], 3)} "
             f"(spread {num(m['rho_hat_std'], 3)}) for a target of {num(q1['rho'])}; on held-out patches the "
-            f"reconstruction error is {num(m['heldout_mse'])} ({pct(m['heldout_r2'])} of the variance explained)."
+            f"reconstruction error is {num(m['heldout_mse'])} ({pct(m['heldout_r2'])} of the variance explained). "
+            f"The linear code of the same size, the first {q1['hidden']} principal components of the training "
+            f"patches (baseline, `q1_baseline`), explains {pct(pca[str(q1['hidden'])])}: the sparsity term makes "
+            "the network give up reconstruction for a code in which few units are active at once."
         ),
         src.figure(paths.Q1_TRAIN_PLOTS / "curve.png", "Training cost and its three terms."),
         Heading(3, "Q1 (c) The learned features"),
@@ -106,6 +110,7 @@ def means_by(sweep: pd.DataFrame, key: str, column: str) -> tuple[list[float], l
 def sweep_section(src: Sources, q1: dict) -> list[Block]:
     """Q1 (d): Lhid × λ grid; every comparison is computed from results/q1/sweep_summary/sweep.csv."""
     sweep = src.csv(paths.Q1_SUMMARY_RESULTS / "sweep.csv")
+    pca = src.json(paths.Q1_BASELINE_RESULTS / "pca.json")["heldout_r2"]
     lams, score_by_lam = means_by(sweep, "lambda", "feature_score")
     _, coherence_by_lam = means_by(sweep, "lambda", "coherence")
     _, r2_by_lam = means_by(sweep, "lambda", "heldout_r2")
@@ -125,7 +130,8 @@ def sweep_section(src: Sources, q1: dict) -> list[Block]:
         Bullets((
             trend(coherence_by_lam, lam_names, "The mean orientation coherence over Lhid") + ".",
             trend(score_by_lam, lam_names, "The mean feature score over Lhid") + ".",
-            trend(r2_by_hidden, hidden_names, "The held-out variance explained (mean over λ)") + ".",
+            trend(r2_by_hidden, hidden_names, "The held-out variance explained (mean over λ)") + "; PCA with as "
+            "many components (baseline) explains " + ", ".join(f"{pct(pca[str(h)])} at {h}" for h in hiddens) + ".",
             trend(local_by_hidden, hidden_names, "The mean localisation over λ") + ".",
             f"The highest feature score is at Lhid = {int(best['hidden'])}, λ = {num(best['lambda'])} "
             f"({num(best['feature_score'], 3)}).",

@@ -50,6 +50,17 @@ def comparison(table: pd.DataFrame) -> tuple[str, ...]:
     )
 
 
+def beside_counts(table: pd.DataFrame, counts: dict) -> str:
+    """Which networks predict better than counting (the interpolated 1- to 4-gram baseline), on validation."""
+    better = table[table["val CE"] < counts["val_cross_entropy"]]["network"].tolist()
+    return (f"The count baseline (interpolated 1- to 4-gram frequencies, weights fitted on validation, `q2_baseline`) "
+            f"reaches validation cross-entropy {num(counts['val_cross_entropy'])} and test "
+            f"{num(counts['test_cross_entropy'])} (test accuracy {pct(counts['test_accuracy'])}); "
+            + (f"below it on validation: {', '.join(better)}" if better else "no network is below it on validation")
+            + (f"; not below it: {', '.join(n for n in table['network'] if n not in better)}."
+               if len(better) < len(table) else "."))
+
+
 def overfitting(table: pd.DataFrame) -> str:
     """Which network's validation CE exceeds its training CE most at the kept epoch, and is it the largest?"""
     gaps = table["val CE"] - table["train CE"]
@@ -82,6 +93,7 @@ def training(src: Sources, params: dict) -> list[Block]:
     names = list(q2["sizes"])
     results = {name: src.json(paths.Q2_TRAIN_RESULTS / name / paths.RESULT) for name in names}
     table = network_table(src, names, results)
+    counts = src.json(paths.Q2_BASELINE_RESULTS / "counts.json")
     blocks: list[Block] = [
         Heading(3, f"Q2 (a) Training {len(names)} network sizes"),
         Paragraph(
@@ -99,7 +111,7 @@ def training(src: Sources, params: dict) -> list[Block]:
     blocks += [src.figure(paths.Q2_TRAIN_PLOTS / name / "curve.png", f"{label(results[name])}: training and validation "
                           "cross-entropy per epoch.") for name in names]
     blocks += [
-        Bullets(comparison(table)),
+        Bullets((*comparison(table), beside_counts(table, counts))),
         Paragraph(
             "A larger embedding lets words that behave alike share finer distinctions, and a larger hidden layer "
             "can combine the three context words in more ways; the price is more parameters to fit from the same "

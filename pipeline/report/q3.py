@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pandas as pd
 
 from pipeline.common import paths
@@ -45,20 +47,32 @@ def settings(model: dict, q3: dict) -> str:
             f"({pct(q3['val_fraction'])} of the training windows).")
 
 
-def versus(name: str, earlier: list[str], accuracy: dict[str, float]) -> str:
-    """How `name`'s test accuracy compares with each earlier model's."""
+def half_width(accuracy: float, n: int) -> float:
+    """95 % normal-approximation half-width of an accuracy measured on n windows: 1.96 sqrt(p (1 - p) / n)."""
+    return 1.96 * math.sqrt(accuracy * (1 - accuracy) / n)
+
+
+def difference(a: float, b: float, n: int) -> tuple[float, float]:
+    """a - b and the 95 % half-width of that difference (two accuracies on the same n windows, as independent)."""
+    return a - b, 1.96 * math.sqrt((a * (1 - a) + b * (1 - b)) / n)
+
+
+def versus(name: str, earlier: list[str], accuracy: dict[str, float], n: int) -> str:
+    """How `name`'s test accuracy compares with each earlier model's; a difference inside its interval is a tie."""
     if not earlier:
         return ""
     parts = []
     for other in earlier:
-        diff = accuracy[name] - accuracy[other]
-        relation = "above" if diff > 0 else "below"
-        parts.append(f"the same as the {other.upper()}" if pct(accuracy[name]) == pct(accuracy[other]) else
-                     f"{points(abs(diff))} {relation} the {other.upper()} ({pct(accuracy[other])})")
-    return f"Test accuracy {pct(accuracy[name])}: " + ", ".join(parts) + "."
+        diff, width = difference(accuracy[name], accuracy[other], n)
+        tie = ": a tie" if abs(diff) < width else ""
+        parts.append(f"{points(abs(diff))} {'above' if diff > 0 else 'below'} the {other.upper()} "
+                     f"({pct(accuracy[other])}; ± {points(width)}{tie})")
+    return (f"Test accuracy {pct(accuracy[name])} ± {points(half_width(accuracy[name], n))} (95 %, {n} windows): "
+            + ", ".join(parts) + ".")
 
 
-def model_part(src: Sources, q3: dict, name: str, earlier: list[str], accuracy: dict[str, float]) -> list[Block]:
+def model_part(src: Sources, q3: dict, name: str, earlier: list[str], accuracy: dict[str, float], n: int
+               ) -> list[Block]:
     """Q3 (a), (b) or (c) for one model: settings, curves, confusion matrices, computed remarks."""
     letter, what = PARTS[name]
     r = src.json(paths.Q3_TRAIN_RESULTS / name / paths.RESULT)
@@ -80,19 +94,23 @@ def model_part(src: Sources, q3: dict, name: str, earlier: list[str], accuracy: 
                    f"{upper}: confusion matrix on the training set."),
         src.figure(paths.Q3_TRAIN_PLOTS / name / "confusion_test.png", f"{upper}: confusion matrix on the test set."),
         Bullets(tuple(s for s in (confusion_sentence(src.csv(paths.Q3_TRAIN_RESULTS / name / "confusion_test.csv")),
-                                  versus(name, earlier, accuracy)) if s)),
+                                  versus(name, earlier, accuracy, n)) if s)),
     ]
 
 
-def ranking(table: pd.DataFrame) -> tuple[str, ...]:
-    """Computed comparison of all models: best and margins, size, kept epochs."""
+def ranking(table: pd.DataFrame, n: int) -> tuple[str, ...]:
+    """Computed comparison of all models: best and margins (ties named), size, kept epochs."""
     ranked = table.sort_values("test_accuracy", ascending=False).reset_index(drop=True)
     best = ranked.iloc[0]
-    margins = ", ".join(f"{points(best['test_accuracy'] - row['test_accuracy'])} above the {row['model'].upper()}"
-                        for _, row in ranked.iloc[1:].iterrows())
+    margins = []
+    for _, row in ranked.iloc[1:].iterrows():
+        diff, width = difference(best["test_accuracy"], row["test_accuracy"], n)
+        margins.append(f"{points(diff)} above the {row['model'].upper()} (± {points(width)}"
+                       + (": a tie)" if diff < width else ")"))
     return (
-        f"The {best['model'].upper()} scored best on the test set, {pct(best['test_accuracy'])}"
-        + (f": {margins}." if margins else "."),
+        f"The {best['model'].upper()} scored highest on the test set, {pct(best['test_accuracy'])}"
+        + (f": {', '.join(margins)}." if margins else ".")
+        + " One seed per model: seed-to-seed differences are not in these intervals.",
         "Parameters: " + ", ".join(f"{row['model'].upper()} {row['parameters']}" for _, row in table.iterrows())
         + "; kept epochs: " + ", ".join(f"{row['model'].upper()} {row['best_epoch']}" for _, row in table.iterrows())
         + ".",
@@ -120,14 +138,20 @@ def q3_section(src: Sources, params: dict) -> list[Block]:
     names = list(q3["models"])
     metrics = src.json(paths.Q3_METRICS)
     accuracy = {name: metrics[name]["test_accuracy"] for name in names}
+    first = src.json(paths.Q3_TRAIN_RESULTS / names[0] / paths.RESULT)
+    n = int(src.csv(paths.Q3_TRAIN_RESULTS / names[0] / "confusion_test.csv").drop(columns="true").to_numpy().sum())
+    baseline = src.json(paths.Q3_BASELINE_RESULTS / "summary_softmax.json")
     blocks: list[Block] = [
         Heading(2, "Q3 — Human activity from acceleration signals"),
         Paragraph(f"Every model reads the {'standardised ' if q3['standardise'] else ''}3-axis signal over the "
                   "whole window; the last hidden state goes through the MLP head. The curves show the validation "
-                  "error per epoch."),
+                  f"error per epoch. Validation holds whole recordings: the {first['recordings']} recordings of the "
+                  "training file were found in the data (windows that share samples), and "
+                  f"{first['val_overlapping_train']} of the {first['val_windows']} validation windows share a sample "
+                  "with a training window."),
     ]
     for i, name in enumerate(names):
-        blocks += model_part(src, q3, name, names[:i], accuracy)
+        blocks += model_part(src, q3, name, names[:i], accuracy, n)
     table = src.csv(paths.Q3_COMPARE_RESULTS / "comparison.csv")
     blocks += [
         Heading(3, "Q3 comparison of " + ", ".join(n.upper() for n in names)),
@@ -135,6 +159,13 @@ def q3_section(src: Sources, params: dict) -> list[Block]:
         src.figure(paths.Q3_COMPARE_PLOTS / "comparison.png",
                    "Test accuracy per model (left) and validation error per epoch "
                    "(right)."),
-        Bullets(ranking(table)),
+        Bullets((*ranking(table, n),
+                 f"Baseline (`q3_baseline`): softmax regression on {baseline['features']} summary statistics of a "
+                 f"window reaches {pct(baseline['test_accuracy'])} on the test set (weight decay "
+                 f"{baseline['weight_decay']:g}, chosen on validation); the recurrent models above it by more than "
+                 "the interval are what the sequence adds: "
+                 + (", ".join(m.upper() for m in names
+                              if difference(accuracy[m], baseline["test_accuracy"], n)[0]
+                              > difference(accuracy[m], baseline["test_accuracy"], n)[1]) or "none") + ".")),
     ]
     return blocks + ([Paragraph(gating(accuracy))] if gating(accuracy) else [])

@@ -172,7 +172,7 @@ def test_compare_builds_metrics_and_table_from_params_models(project, monkeypatc
     for i, model in enumerate(("gru", "rnn", "lstm")):  # lstm is present but not in q3.models: ignored
         summary = {"test_accuracy": 0.9 - 0.1 * i, "test_cross_entropy": 0.3 + i, "val_accuracy": 0.95 - i / 100,
                    "val_cross_entropy": 0.2, "train_accuracy": 0.99, "best_epoch": 10 + i, "stopped_epoch": 15 + i,
-                   "stop_reason": "early stop", "parameters": 1000 + i,
+                   "stop_reason": "early stop", "parameters": 1000 + i, "val_overlapping_train": i,
                    "precision": {"walking": 0.9}, "recall": {"walking": 0.8}}
         (paths.Q3_TRAIN_RESULTS / model).mkdir(parents=True)
         (paths.Q3_TRAIN_RESULTS / model / paths.RESULT).write_text(json.dumps(summary))
@@ -183,6 +183,7 @@ def test_compare_builds_metrics_and_table_from_params_models(project, monkeypatc
     assert json.loads(paths.Q3_METRICS.read_text()) == {  # headline numbers only, one object per model
         "gru": {"test_accuracy": 0.9, "val_accuracy": 0.95, "test_cross_entropy": 0.3},
         "rnn": {"test_accuracy": 0.8, "val_accuracy": 0.94, "test_cross_entropy": 1.3},
+        "split": {"val_windows_overlapping_train": 1},  # the largest over the models compared (one split for all)
     }
     table = (paths.Q3_COMPARE_RESULTS / "comparison.csv").read_text().splitlines()
     assert table == ["model,test_accuracy,val_accuracy,test_cross_entropy,best_epoch,stopped_epoch,parameters",

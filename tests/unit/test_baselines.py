@@ -1,0 +1,90 @@
+"""The baselines and the recording split: count model, window statistics, PCA, recordings found in the data."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from pipeline.q1.pca import heldout_r2
+from pipeline.q2.ngram import CountModel, fit_weights, score
+from pipeline.q3.evaluation import recording_split, stratified_split
+from pipeline.q3.features import accuracy, fit_softmax, summary_features
+from pipeline.q3.recordings import RUN, overlapping, recordings
+
+
+def test_the_count_model_is_exact_where_the_context_decides_and_its_weights_are_a_mixture():
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 20, (2000, 3))
+    d = (x[:, 0] + x[:, 1] + x[:, 2]) % 20  # the three words decide the fourth
+    model = CountModel(x, d, 20)
+    orders = model.orders(x[:5])
+    assert orders.shape == (5, 5, 20) and np.allclose(orders.sum(axis=2), 1)
+    assert np.array_equal(orders[0].argmax(axis=1), d[:5])  # the 4-gram table alone is right
+    weights = fit_weights(model, x, d)
+    assert weights.sum() == pytest.approx(1) and weights[0] > 0.99
+    result = score(model, weights, x, d)
+    assert result["accuracy"] == 1 and result["cross_entropy"] < 0.02
+
+
+def test_an_unseen_context_falls_back_on_the_shorter_ones():
+    x = np.array([[1, 2, 3], [4, 2, 3]])
+    model = CountModel(x, np.array([5, 5]), 10)
+    orders = model.orders(np.array([[9, 9, 3]]))
+    assert orders[0].sum() == 0 and orders[1].sum() == 0  # no 4-gram, no trigram context (9, 3)
+    assert orders[2, 0, 5] == 1 and orders[3, 0, 5] == 1 and orders[4, 0, 0] == pytest.approx(0.1)
+
+
+def test_window_statistics_and_softmax_regression():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(60, 20, 3))
+    y = np.repeat(np.arange(3), 20)
+    x[y == 1] += 3.0  # class 1 has a larger mean, class 2 a larger spread
+    x[y == 2] *= 4.0
+    features = summary_features(x)
+    assert features.shape == (60, 36)
+    np.testing.assert_allclose(features[:, 0], x[:, :, 0].mean(axis=1))
+    np.testing.assert_allclose(features[:, 3 * 4 + 3], np.linalg.norm(x, axis=2).max(axis=1))
+    standard = (features - features.mean(axis=0)) / features.std(axis=0)
+    params = fit_softmax(standard, y, 3, 1e-3)
+    assert accuracy(params, standard, y) == 1.0
+    stronger = fit_softmax(standard, y, 3, 10.0)
+    assert np.abs(stronger["W1"]).sum() < np.abs(params["W1"]).sum()
+
+
+def test_pca_explains_more_with_more_components_and_everything_at_full_rank():
+    rng = np.random.default_rng(0)
+    data = rng.normal(size=(200, 3)) @ rng.normal(size=(3, 8))  # rank 3
+    scores = heldout_r2(data[:150], data[150:], [1, 2, 3])
+    assert scores[1] < scores[2] < scores[3] == pytest.approx(1)
+
+
+def _recording(rng, length):
+    return rng.normal(size=(length, 3))
+
+
+def test_windows_cut_from_one_recording_are_found_and_split_together():
+    rng = np.random.default_rng(0)
+    windows, labels = [], []
+    for rec in range(12):
+        signal = _recording(rng, 40)
+        for start in range(0, 31, 5):  # windows of 10 with stride 5: neighbours share 5 samples
+            windows.append(signal[start : start + 10])
+            labels.append(rec % 3)
+    x, y = np.stack(windows), np.array(labels)
+    groups = recordings(x)
+    assert groups.max() + 1 == 12 and all(len(set(groups[i * 7 : i * 7 + 7])) == 1 for i in range(12))
+    train, val = recording_split(y, groups, 0.25, np.random.default_rng(0))
+    assert set(groups[train]).isdisjoint(groups[val]) and overlapping(x, val, train) == 0
+    assert sorted(set(y[val])) == [0, 1, 2]  # every class is validated
+    naive_train, naive_val = stratified_split(y, 0.25, np.random.default_rng(0))
+    assert overlapping(x, naive_val, naive_train) > 0  # what the split by window gets wrong
+
+
+def test_without_shared_samples_the_split_is_the_stratified_one():
+    rng = np.random.default_rng(1)
+    x, y = rng.normal(size=(30, 10, 3)), np.repeat(np.arange(3), 10)
+    groups = recordings(x)
+    assert len(set(groups)) == 30 and RUN <= 10
+    split = recording_split(y, groups, 0.2, np.random.default_rng(5))
+    naive = stratified_split(y, 0.2, np.random.default_rng(5))
+    assert all(np.array_equal(a, b) for a, b in zip(split, naive, strict=True))
