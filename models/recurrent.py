@@ -99,9 +99,9 @@ class _Layer:
         rng: np.random.Generator,
         n_in: int,
         hidden: int,
-        dtype: type = np.float64,
-        recurrent_init: str = "glorot",
-        recurrent_gain: float = 1.0,
+        dtype: type,
+        recurrent_init: str,
+        recurrent_gain: float,
     ) -> Params:
         """Xavier-uniform Wx per gate block (fan_in = D, fan_out = H), Wh by `recurrent_init`, zero biases."""
         wx = np.concatenate([uniform_glorot(rng, (n_in, hidden), n_in, hidden) for _ in range(self.gates)], axis=1)
@@ -214,7 +214,7 @@ class LSTMLayer(_Layer):
     # g and o, so the same indexing also maps internal back to parameter order
     PARAM_TO_INTERNAL_BLOCKS = [0, 1, 3, 2]
 
-    def init_params(self, rng, n_in, hidden, dtype=np.float64, recurrent_init="glorot", recurrent_gain=1.0):
+    def init_params(self, rng, n_in, hidden, dtype, recurrent_init, recurrent_gain):
         params = super().init_params(rng, n_in, hidden, dtype, recurrent_init, recurrent_gain)
         params["b"][hidden : 2 * hidden] = 1.0
         return params
@@ -324,7 +324,7 @@ class GRULayer(_Layer):
     gates = 3
     sigmoid_blocks = (0, 1)
 
-    def init_params(self, rng, n_in, hidden, dtype=np.float64, recurrent_init="glorot", recurrent_gain=1.0):
+    def init_params(self, rng, n_in, hidden, dtype, recurrent_init, recurrent_gain):
         params = super().init_params(rng, n_in, hidden, dtype, recurrent_init, recurrent_gain)
         params["bhn"] = np.zeros(hidden, dtype=dtype)
         return params

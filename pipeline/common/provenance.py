@@ -66,6 +66,11 @@ def write_log(stage: str, **measured: object) -> None:
               "times are lost", file=sys.stderr)
 
 
+def log_training(stage: str, seconds: float, history: list[dict[str, float]]) -> None:
+    """The log of a stage that trained with models.trainer.train: total and per-epoch seconds."""
+    write_log(stage, train_seconds=round(seconds, 2), epoch_seconds=[round(h["seconds"], 3) for h in history])
+
+
 def read_logs() -> dict[str, dict]:
     """Every stage's last log, by stage name (empty where no stage has run here)."""
     logs = {}

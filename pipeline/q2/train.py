@@ -25,7 +25,7 @@ from pipeline.common.config import load, stage_help
 from pipeline.common.errors import UserError, make_app, run
 from pipeline.common.memory import check_fits
 from pipeline.common.progress import epoch_printer
-from pipeline.common.provenance import write_log
+from pipeline.common.provenance import log_training
 from pipeline.common.staging import outputs
 from pipeline.q2.data import VOCAB_SIZE, load_trigrams
 from pipeline.q2.network import artifact_path, save_network
@@ -101,8 +101,7 @@ def main(name: str = typer.Argument(..., help="the network: a key of params.yaml
         figures.epoch_curve_figure(curve, CURVE_PANELS, f"Q2 network {name}: D = {size.dim}, P = {size.hidden}",
                                    result.best_epoch, plots / "curve.png")
         io.write_json(results / paths.RESULT, summary)
-    write_log(f"q2_train@{name}", train_seconds=round(result.seconds, 2),
-              epoch_seconds=[round(h["seconds"], 3) for h in result.history])
+    log_training(f"q2_train@{name}", result.seconds, result.history)
     print(
         f"q2_train {name}: best epoch {result.best_epoch}, val CE {val['loss']:.4f} acc {val['accuracy']:.4f}, "
         f"test CE {test['loss']:.4f} acc {test['accuracy']:.4f}, {result.seconds:.1f}s ({result.stop_reason})",

@@ -99,7 +99,7 @@ class Standardiser:
     std: np.ndarray
 
     @classmethod
-    def fit(cls, x: np.ndarray, enabled: bool = True) -> Standardiser:
+    def fit(cls, x: np.ndarray, enabled: bool) -> Standardiser:
         d = x.shape[-1]
         if not enabled:
             return cls(np.zeros(d), np.ones(d))

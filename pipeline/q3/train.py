@@ -30,7 +30,7 @@ from pipeline.common.config import Params, load, stage_help
 from pipeline.common.errors import UserError, make_app, run
 from pipeline.common.memory import check_fits
 from pipeline.common.progress import epoch_printer
-from pipeline.common.provenance import write_log
+from pipeline.common.provenance import log_training
 from pipeline.common.staging import outputs
 from pipeline.q3.data import load_activities
 from pipeline.q3.evaluation import (
@@ -150,14 +150,12 @@ def train_and_score(model_name: str, p: Params) -> None:
                              f"{model_name.upper()} {split} set: accuracy {sc['accuracy']:.3f}",
                              plots / f"confusion_{split}.png")
         io.write_json(results / paths.RESULT, summary)
-    write_log(f"q3_train@{model_name}", train_seconds=round(result.seconds, 2),
-              epoch_seconds=[round(h["seconds"], 3) for h in result.history])
+    log_training(f"q3_train@{model_name}", result.seconds, result.history)
     print(
         f"q3_train {model_name}: best epoch {result.best_epoch}, test accuracy {test_scores['accuracy']:.4f}, "
         f"{result.seconds:.1f}s ({result.stop_reason})",
         file=sys.stderr,
     )
-
 
 
 if __name__ == "__main__":

@@ -16,7 +16,8 @@ TOLERANCE = {"rtol": 1e-12, "atol": 1e-13}
 def problem(cell: str, seed: int = 0):
     """float64 params from the fast layer's init with random nonzero biases, x (T, N, D) and dh_last (N, H)."""
     rng = np.random.default_rng(seed)
-    params = LAYERS[cell].init_params(rng, n_in=INPUTS, hidden=HIDDEN, dtype=np.float64)
+    params = LAYERS[cell].init_params(rng, n_in=INPUTS, hidden=HIDDEN, dtype=np.float64, recurrent_init="glorot",
+                                      recurrent_gain=1.0)
     for name, array in params.items():
         if name.startswith("b"):
             array += rng.normal(0, 0.5, array.shape)
