@@ -69,6 +69,7 @@ def train(
     lr_schedule: Callable[[int], float] | None = None,
     train_eval_size: int | None = None,
     eval_batch_size: int = 4096,
+    augment: Callable[[Batch], Batch] | None = None,
     callback: Callable[[dict[str, float]], None] | None = None,
 ) -> TrainResult:
     """Train `params` in place with mini-batch SGD; return the best parameters and the history.
@@ -79,9 +80,11 @@ def train(
     loss (the training loss without a validation set); it must fall by more than `min_delta` within
     `patience` epochs or training stops. The parameters of the best epoch are restored at the end.
     `lr_schedule(epoch)` (1-based) sets the learning rate of each epoch; `clip_norm` caps the global
-    gradient norm of each mini-batch. Raises TrainingDiverged when a mini-batch loss is NaN or inf or above
-    MAX_LOSS_GROWTH times the first mini-batch's loss (a run whose loss grows that far is not training; with an
-    explosive learning rate the loss can grow by 10^5 and more and still be finite).
+    gradient norm of each mini-batch; `augment(batch)` returns a randomly transformed copy of each training
+    mini-batch before its gradient (the evaluations see the data unchanged). Raises TrainingDiverged when a
+    mini-batch loss is NaN or inf or above MAX_LOSS_GROWTH times the first mini-batch's loss (a run whose loss
+    grows that far is not training; with an explosive learning rate the loss can grow by 10^5 and more and still
+    be finite).
     """
     n = len(train_data[0])
     train_eval = train_data
@@ -100,7 +103,8 @@ def train(
         order = rng.permutation(n)
         for start in range(0, n, batch_size):
             rows = order[start : start + batch_size]
-            loss, grads = model.loss_and_grads(params, tuple(a[rows] for a in train_data))
+            batch = tuple(a[rows] for a in train_data)
+            loss, grads = model.loss_and_grads(params, batch if augment is None else augment(batch))
             first_loss = loss if first_loss is None else first_loss
             if not math.isfinite(loss) or loss > MAX_LOSS_GROWTH * abs(first_loss):
                 raise TrainingDiverged(epoch, loss)

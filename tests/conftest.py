@@ -95,13 +95,15 @@ class Project:
         "q1.lbfgs.iterations": 4, "q1.lbfgs.log_every": 2,
         "q1.search.hidden": 3, "q1.search.beta": [0.1, 1.0], "q1.search.rho": [0.1], "q1.search.min_r2": 0.01,
         "q1.search.iterations": 3,
-        "q2.sizes": {"d4_p8": {"dim": 4, "hidden": 8, "epochs": 2}}, "q2.train_eval_size": 100,
+        "q2.sizes": {"d4_p8": {"dim": 4, "hidden": 8, "epochs": 2, "lr": 0.5}}, "q2.train_eval_size": 100,
+        "q2.seeds": [0, 1],
         "q2.predict.network": "d4_p8", "q2.predict.count": 3, "q2.predict.top": 5,
         "q2.embeddings.network": "d4_p8", "q2.embeddings.words": "w1,w2", "q2.embeddings.neighbours": 3,
         "q3.models": {m: {"hidden": 4, "head": "4", "lr": 0.1, "schedule": "cosine", "lr_min": 0.0, "epochs": 2,
-                          "patience": 2, "clip": 5.0, "recurrent_init": "glorot", "recurrent_gain": 1.0}
+                          "patience": 2, "clip": 5.0, "recurrent_init": "glorot", "recurrent_gain": 1.0,
+                          "rotation": 0, "scale": 0, "jitter": 0}
                       for m in ("rnn", "lstm", "gru")},
-        "q3.batch_size": 8, "q3.train_eval_size": 20,
+        "q3.batch_size": 8, "q3.train_eval_size": 20, "q3.seeds": [0, 1],
     }
 
     def __init__(self, root: Path) -> None:

@@ -10,6 +10,7 @@ import typer
 from threadpoolctl import threadpool_limits
 
 EXIT_USER_ERROR = 2
+EXIT_INTERRUPTED = 130  # Ctrl-C or SIGTERM
 
 
 class UserError(Exception):
@@ -28,8 +29,8 @@ def run(app: Callable[..., object]) -> None:
     OSError such as a read-only folder or a full disk, and memory running out. Ctrl-C and SIGTERM (what `kill`
     and DVC's cancellation send) print 'interrupted: ...' and exit 130. Outputs are committed as one set at the end
     of a stage (pipeline.common.staging), so in every one of these cases the earlier outputs stay as they were.
-    Thread counts are set here, in code, so OPENBLAS_NUM_THREADS and the like cannot change a result; a stage
-    may raise them for a block (q2.blas_threads).
+    Thread counts are set here, in code, so OPENBLAS_NUM_THREADS and the like cannot change a result (a stage
+    uses more cores through worker processes of one thread each: pipeline.common.seeds).
     """
     signal.signal(signal.SIGTERM, _interrupt)
     if signal.getsignal(signal.SIGINT) is signal.default_int_handler:  # not where the shell ignores Ctrl-C
@@ -46,6 +47,8 @@ def run(app: Callable[..., object]) -> None:
         _fail([f"{where}{err.strerror or err}; earlier outputs are unchanged"])
     except MemoryError:
         _fail(["out of memory: lower the sizes in params.yaml; earlier outputs are unchanged"])
+    if code == EXIT_INTERRUPTED:  # said once the stage has unwound: its seed workers have stopped, it is the last line
+        print("interrupted: earlier outputs are unchanged; run `dvc repro` to finish", file=sys.stderr)
     sys.exit(code if isinstance(code, int) else 0)
 
 
@@ -56,5 +59,4 @@ def _fail(lines: list[str]) -> None:
 
 
 def _interrupt(signum, frame) -> None:
-    print("interrupted: earlier outputs are unchanged; run `dvc repro` to finish", file=sys.stderr)
-    raise KeyboardInterrupt
+    raise KeyboardInterrupt  # Typer turns it into exit code 130; `run` prints the message

@@ -48,14 +48,19 @@ def tile_mosaic(images: np.ndarray, ncols: int, each_scaled: bool = True, pad: i
 
 
 def epoch_curve_figure(curve: pd.DataFrame, panels: Sequence[tuple[str, str]], title: str, best_epoch: int,
-                       path: Path) -> None:
+                       path: Path, others: Sequence[pd.DataFrame] = ()) -> None:
     """Training (solid) vs validation (dashed) per epoch, one panel per (column, y label), best epoch dotted.
 
     `curve` has an "epoch" column and, for every panel column c, "train_<c>" and "val_<c>" (one row per epoch).
+    `others`: curves of the same network trained with other seeds, their validation lines drawn thin and grey.
     """
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, len(panels), figsize=(11, 4))
+    for i, other in enumerate(others):
+        for ax, (column, _) in zip(axes, panels, strict=True):
+            ax.plot(other["epoch"], other[f"val_{column}"], color="grey", lw=0.7, alpha=0.6,
+                    label="validation, other seeds" if i == 0 else None)
     for split, style, label in (("train", "-", "training"), ("val", "--", "validation")):
         for ax, (column, _) in zip(axes, panels, strict=True):
             ax.plot(curve["epoch"], curve[f"{split}_{column}"], style, label=label)

@@ -66,9 +66,12 @@ def write_log(stage: str, **measured: object) -> None:
               "times are lost", file=sys.stderr)
 
 
-def log_training(stage: str, seconds: float, history: list[dict[str, float]]) -> None:
-    """The log of a stage that trained with models.trainer.train: total and per-epoch seconds."""
-    write_log(stage, train_seconds=round(seconds, 2), epoch_seconds=[round(h["seconds"], 3) for h in history])
+def log_training(stage: str, seconds: float, runs: dict[int, tuple[float, list[dict[str, float]]]]) -> None:
+    """The log of a stage that trained with models.trainer.train once per seed: the wall-clock seconds of all its
+    trainings, and per seed {seed: (seconds, history)} the training's total and per-epoch seconds."""
+    write_log(stage, train_seconds=round(seconds, 2),
+              seeds={str(seed): {"train_seconds": round(s, 2), "epoch_seconds": [round(h["seconds"], 3) for h in hist]}
+                     for seed, (s, hist) in runs.items()})
 
 
 def read_logs() -> dict[str, dict]:

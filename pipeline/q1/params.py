@@ -63,6 +63,8 @@ class Search(Section):
     rho: list = param(grid(open_unit), "the rho grid")
     min_r2: float = param(open_unit, "eligible if the held-out variance explained is at least this")
     iterations: int = param(positive_int, "L-BFGS iteration limit of the search")
+    seeds: list = param(grid(non_negative_int), "the grid is searched once per seed (held-out split, "
+                        "initialisation); the first seed's choice is q1.beta, q1.rho")
 
 
 @declared

@@ -21,7 +21,7 @@ from pipeline.common.document import Heading, Table, to_markdown
 from pipeline.common.errors import UserError, make_app, run
 from pipeline.common.staging import outputs
 from pipeline.q2.data import load_trigrams
-from pipeline.q2.network import artifact_path, load_network
+from pipeline.q2.network import load_network, median_network
 from pipeline.q2.params import SCHEMA
 
 PARAMS = ("data.data2", "q2.embeddings")
@@ -82,7 +82,7 @@ def main() -> None:
         raise UserError(f"params.yaml q2.embeddings.words = {emb.words!r}: not in the vocabulary: {', '.join(unknown)}")
     if emb.neighbours >= len(vocab):
         raise UserError(f"params.yaml q2.embeddings.neighbours = {emb.neighbours}: must be < {len(vocab)}")
-    _, params = load_network(artifact_path(emb.network))
+    _, params = load_network(median_network(emb.network)[0])
     embeddings = params["R"].astype(np.float64)
 
     records, summary = [], []

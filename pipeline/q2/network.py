@@ -10,14 +10,22 @@ from models.language import TrigramLM
 from pipeline.common import paths
 from pipeline.common.artifact import load_model, save_model
 from pipeline.common.errors import UserError
+from pipeline.common.readers import read_json
+from pipeline.common.seeds import seed_folder
 
 KIND = "trigram_lm"
 PARAM_NAMES = ("R", "W1", "b1", "W2", "b2")
 
 
-def artifact_path(name: str) -> Path:
-    """artifacts/q2/train/<name>/model.npz."""
-    return paths.Q2_TRAIN_ARTIFACTS / name / paths.MODEL
+def artifact_path(name: str, seed: int) -> Path:
+    """artifacts/q2/train/<name>/seed<seed>/model.npz."""
+    return paths.Q2_TRAIN_ARTIFACTS / name / seed_folder(seed) / paths.MODEL
+
+
+def median_network(name: str) -> tuple[Path, int]:
+    """The model file of the seed with the median validation cross-entropy of q2_train@<name>, and that seed."""
+    seed = read_json(paths.Q2_TRAIN_RESULTS / name / paths.RESULT, ("median_seed",))["median_seed"]
+    return artifact_path(name, seed), seed
 
 
 def save_network(path: Path, model: TrigramLM, params: dict[str, np.ndarray]) -> None:

@@ -9,6 +9,7 @@ from pipeline.common.config import (
     declared,
     entries,
     factor,
+    grid,
     less,
     momentum,
     name,
@@ -30,6 +31,7 @@ class Size(Section):
     dim: int = param(positive_int, "D, embedding size per word")
     hidden: int = param(positive_int, "P, sigmoid hidden units")
     epochs: int = param(positive_int, "epoch limit (and the cosine schedule's length)")
+    lr: float = param(positive, "learning rate (peak of the schedule)")
 
 
 @declared
@@ -53,7 +55,6 @@ class Q2(Section):
 
     sizes: dict = entries(Size, "one q2_train@<name> network per entry")
     batch_size: int = param(positive_int, "mini-batch size")
-    lr: float = param(positive, "learning rate (peak of the schedule)")
     momentum: float = param(momentum, "classical momentum alpha")
     patience: int = param(positive_int, "epochs without a validation improvement before stopping")
     min_delta: float = param(non_negative, "validation improvement that counts")
@@ -64,18 +65,21 @@ class Q2(Section):
     step_epochs: int = param(positive_int, "step: epochs between decays")
     train_eval_size: int = param(positive_int, "training rows evaluated per epoch for the curve")
     dtype: str = param(one_of(*DTYPES), "training precision")
-    seed: int = param(non_negative_int, "initialisation and shuffling")
-    blas_threads: int = param(positive_int, "BLAS threads while training")
+    seeds: list = param(grid(non_negative_int), "one training per seed (initialisation and shuffling); scores are "
+                        "reported as mean and spread")
     predict: Predict = section(Predict, "q2_predict: top candidates for a few test trigrams")
     embeddings: Embeddings = section(Embeddings, "q2_embeddings: nearest words and a PCA map")
 
     def check(self, key: str) -> list[str]:
-        return less(key, "lr_min", self.lr_min, "lr", self.lr) if self.schedule == "cosine" else []
+        if self.schedule != "cosine":
+            return []
+        return [problem for name, size in self.sizes.items()
+                for problem in less(key, "lr_min", self.lr_min, f"sizes.{name}.lr", size.lr)]
 
 
-TRAINING_KEYS = ("q2.batch_size", "q2.lr", "q2.momentum", "q2.patience", "q2.min_delta", "q2.init_std",
+TRAINING_KEYS = ("q2.batch_size", "q2.momentum", "q2.patience", "q2.min_delta", "q2.init_std",
                  "q2.schedule", "q2.lr_min", "q2.gamma", "q2.step_epochs", "q2.train_eval_size", "q2.dtype",
-                 "q2.seed", "q2.blas_threads")
+                 "q2.seeds")
 
 
 SCHEMA = {"data": Data, "q2": Q2}

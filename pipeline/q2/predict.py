@@ -19,7 +19,7 @@ from pipeline.common.document import Heading, Table, to_markdown
 from pipeline.common.errors import UserError, make_app, run
 from pipeline.common.staging import outputs
 from pipeline.q2.data import load_trigrams
-from pipeline.q2.network import artifact_path, load_network
+from pipeline.q2.network import load_network, median_network
 from pipeline.q2.params import SCHEMA
 
 PARAMS = ("data.data2", "q2.predict")
@@ -101,7 +101,7 @@ def main() -> None:
     if pred.top > len(trigrams.words):
         raise UserError(f"params.yaml q2.predict.top = {pred.top}: the vocabulary has only "
                         f"{len(trigrams.words)} words")
-    model, params = load_network(artifact_path(pred.network))
+    model, params = load_network(median_network(pred.network)[0])
     rows = pick_trigrams(len(trigrams.test_x), pred.count, pred.seed)
     x, d = trigrams.test_x[rows], trigrams.test_d[rows]
     probs = model.predict(params, x).astype(np.float64)

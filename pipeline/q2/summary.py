@@ -1,9 +1,10 @@
 """Stage q2_summary (Q2 a): metrics/q2.json and one figure comparing the validation curves.
 
 The networks are the keys of params.yaml q2.sizes (in their order there), never a glob of the output
-folders; each one's results/q2/train/<name>/result.json and plots/q2/train/<name>/curve.csv are read.
-metrics/q2.json holds the headline numbers per network, {"<name>": {"val_cross_entropy", "test_cross_entropy",
-"test_accuracy"}}; epochs and the rest stay in results/.
+folders; each one's results/q2/train/<name>/result.json (scores over the seeds) and the median seed's
+plots/q2/train/<name>/seed<k>/curve.csv are read. metrics/q2.json holds the headline numbers per network, means
+over the seeds: {"<name>": {"val_cross_entropy", "val_cross_entropy_std", "val_cross_entropy_min",
+"val_cross_entropy_max", "test_cross_entropy", "test_accuracy"}}; epochs and the rest stay in results/.
 """
 
 from __future__ import annotations
@@ -16,14 +17,23 @@ from pipeline.common import figures, io, paths
 from pipeline.common.config import load, stage_help
 from pipeline.common.errors import make_app, run
 from pipeline.common.readers import read_csv, read_json
+from pipeline.common.seeds import seed_folder
 from pipeline.common.staging import outputs
 from pipeline.q2.params import SCHEMA
 
 PARAMS = ("q2.sizes",)
-METRIC_KEYS = ("val_cross_entropy", "test_cross_entropy", "test_accuracy")  # headline numbers; the rest in results/
+SPREAD_KEYS = ("val_cross_entropy", "test_cross_entropy", "test_accuracy")  # read from each summary
 
 HELP = stage_help(__doc__, SCHEMA, PARAMS)
 app = make_app(HELP)
+
+
+def headline(r: dict) -> dict[str, float]:
+    """A network's metrics/q2.json entry: means over the seeds, and the validation cross-entropy's std, min, max."""
+    ce = r["val_cross_entropy"]
+    return {"val_cross_entropy": ce["mean"], "val_cross_entropy_std": ce["std"], "val_cross_entropy_min": ce["min"],
+            "val_cross_entropy_max": ce["max"], "test_cross_entropy": r["test_cross_entropy"]["mean"],
+            "test_accuracy": r["test_accuracy"]["mean"]}
 
 
 def validation_figure(curves: dict[str, pd.DataFrame], labels: dict[str, str], best_epochs: dict[str, int],
@@ -47,21 +57,23 @@ def validation_figure(curves: dict[str, pd.DataFrame], labels: dict[str, str], b
 def main() -> None:
     """Collect the per-network results into metrics/q2.json and draw the validation curves together."""
     names = list(load(SCHEMA, PARAMS).q2.sizes)
-    results, curves = {}, {}
+    results, curves, best_epochs = {}, {}, {}
     for name in names:
-        results[name] = read_json(paths.Q2_TRAIN_RESULTS / name / paths.RESULT,
-                                  (*METRIC_KEYS, "dim", "hidden", "best_epoch"))
-        curves[name] = read_csv(paths.Q2_TRAIN_PLOTS / name / paths.CURVE,
+        r = results[name] = read_json(paths.Q2_TRAIN_RESULTS / name / paths.RESULT,
+                                      (*SPREAD_KEYS, "dim", "hidden", "median_seed", "per_seed"))
+        curves[name] = read_csv(paths.Q2_TRAIN_PLOTS / name / seed_folder(r["median_seed"]) / paths.CURVE,
                                 ("epoch", "val_cross_entropy", "val_accuracy"))
-    labels = {name: f"(D, P) = ({r['dim']}, {r['hidden']})" for name, r in results.items()}
+        best_epochs[name] = next(row["best_epoch"] for row in r["per_seed"] if row["seed"] == r["median_seed"])
+    labels = {name: f"(D, P) = ({r['dim']}, {r['hidden']}), seed {r['median_seed']}" for name, r in results.items()}
     figures.use_agg()
     with outputs(paths.Q2_METRICS, paths.Q2_SUMMARY_PLOTS):
-        io.write_json(paths.Q2_METRICS, {name: {key: r[key] for key in METRIC_KEYS} for name, r in results.items()})
-        validation_figure(curves, labels, {name: r["best_epoch"] for name, r in results.items()},
-                          paths.Q2_SUMMARY_PLOTS / "validation_curves.png")
+        io.write_json(paths.Q2_METRICS, {name: headline(r) for name, r in results.items()})
+        validation_figure(curves, labels, best_epochs, paths.Q2_SUMMARY_PLOTS / "validation_curves.png")
     for name, r in results.items():
-        print(f"q2_summary {name}: val CE {r['val_cross_entropy']:.4f}, test CE {r['test_cross_entropy']:.4f}, "
-              f"test acc {r['test_accuracy']:.4f}, best epoch {r['best_epoch']}")
+        ce = r["val_cross_entropy"]
+        print(f"q2_summary {name}: val CE {ce['mean']:.4f} +- {ce['std']:.4f}, test CE "
+              f"{r['test_cross_entropy']['mean']:.4f}, test acc {r['test_accuracy']['mean']:.4f} "
+              f"({len(r['per_seed'])} seeds)")
 
 
 if __name__ == "__main__":

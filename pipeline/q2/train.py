@@ -1,33 +1,39 @@
 """Stage q2_train@<name> (Q2 a): train one (D, P) trigram network with mini-batch momentum SGD.
 
-Early stopping on the validation cross-entropy, best parameters restored (models.trainer.train).
-Writes artifacts/q2/train/<name>/model.npz (weights), plots/q2/train/<name>/curve.csv and curve.png (per epoch:
-train and validation cross-entropy and accuracy), results/q2/train/<name>/result.json (validation and test
-cross-entropy and accuracy with the best parameters, stopping and best epoch, stop reason, parameter count);
-the training time goes to logs/q2_train@<name>.json.
+Early stopping on the validation cross-entropy, best parameters restored (models.trainer.train). The network is
+trained once per seed of params.yaml q2.seeds, side by side on the machine's cores (pipeline.common.seeds).
+Per seed k: artifacts/q2/train/<name>/seed<k>/model.npz (weights), plots/q2/train/<name>/seed<k>/curve.csv (per
+epoch: train and validation cross-entropy and accuracy), results/q2/train/<name>/seed<k>/result.json (validation
+and test cross-entropy and accuracy with the best parameters, stopping and best epoch, stop reason, parameter
+count). Over the seeds: results/q2/train/<name>/result.json (mean, std, min, max of each score, the per-seed rows,
+the median seed by validation cross-entropy) and plots/q2/train/<name>/curve.png (the median seed, the others'
+validation curves in grey). The training times go to logs/q2_train@<name>.json.
 """
 
 from __future__ import annotations
 
+import functools
 import sys
+import time
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 import typer
-from threadpoolctl import threadpool_limits
 
 from models.language import TrigramLM
 from models.optim import MomentumSGD
 from models.schedules import lr_schedule
-from models.trainer import TrainingDiverged, evaluate, train
+from models.trainer import TrainingDiverged, TrainResult, evaluate, train
 from pipeline.common import figures, io, paths
-from pipeline.common.config import load, stage_help
+from pipeline.common.config import Params, load, stage_help
 from pipeline.common.errors import UserError, make_app, run
 from pipeline.common.memory import check_fits
 from pipeline.common.progress import epoch_printer
 from pipeline.common.provenance import log_training
+from pipeline.common.seeds import jobs, map_seeds, median_seed, seed_folder, spread
 from pipeline.common.staging import outputs
-from pipeline.q2.data import VOCAB_SIZE, load_trigrams
+from pipeline.q2.data import VOCAB_SIZE, Trigrams, load_trigrams
 from pipeline.q2.network import artifact_path, save_network
 from pipeline.q2.params import SCHEMA, TRAINING_KEYS
 
@@ -36,6 +42,7 @@ CURVE_COLUMNS = ["epoch", "lr", "train_cross_entropy", "train_accuracy", "val_cr
 CURVE_PANELS = (("cross_entropy", "cross-entropy"), ("accuracy", "accuracy"))
 DTYPES = {"float32": np.float32, "float64": np.float64}
 EVAL_BATCH = 4096
+SPREAD_KEYS = ("val_cross_entropy", "val_accuracy", "test_cross_entropy", "test_accuracy")  # mean, std, min, max
 
 HELP = stage_help(__doc__, SCHEMA, PARAMS)
 app = make_app(HELP)
@@ -56,57 +63,87 @@ def curve_frame(history: list[dict[str, float]]) -> pd.DataFrame:
 
 @app.command(help=HELP)
 def main(name: str = typer.Argument(..., help="the network: a key of params.yaml q2.sizes (e.g. d32_p256)")) -> None:
-    """Train the (dim, hidden) network `name` and write its weights, curves and results."""
+    """Train the (dim, hidden) network `name` once per seed and write its weights, curves and results."""
     p = load(SCHEMA, PARAMS, name=name)
     q2, size = p.q2, p.q2.sizes[name]
-    check_fits(f"q2.sizes.{name}", {"dim": size.dim, "hidden": size.hidden}, memory_needed(size.dim, size.hidden))
+    check_fits(f"q2.sizes.{name}", {"dim": size.dim, "hidden": size.hidden},
+               jobs(len(q2.seeds)) * memory_needed(size.dim, size.hidden))
     trigrams = load_trigrams(p.data.data2)
-    train_set = (trigrams.train_x, trigrams.train_d)
-    val_set = (trigrams.val_x, trigrams.val_d)
-    init_rng, shuffle_rng = (np.random.default_rng(s) for s in np.random.SeedSequence(q2.seed).spawn(2))
+    started = time.perf_counter()
+    runs = map_seeds(functools.partial(train_seed, name, p, trigrams), q2.seeds)
+    seconds = time.perf_counter() - started
     model = TrigramLM(vocab=VOCAB_SIZE, dim=size.dim, hidden=size.hidden, init_std=q2.init_std)
-    params = model.init_params(init_rng, DTYPES[q2.dtype])
-    schedule = lr_schedule(q2.schedule, q2.lr, epochs=size.epochs, lr_min=q2.lr_min, gamma=q2.gamma,
-                           step_epochs=q2.step_epochs)
-    try:
-        with threadpool_limits(limits=q2.blas_threads, user_api="blas"):
-            result = train(
-                model, params, train_set, optimizer=MomentumSGD(q2.lr, q2.momentum), epochs=size.epochs,
-                batch_size=q2.batch_size, rng=shuffle_rng, val_data=val_set, patience=q2.patience,
-                min_delta=q2.min_delta, lr_schedule=schedule, train_eval_size=q2.train_eval_size,
-                eval_batch_size=EVAL_BATCH, callback=epoch_printer(f"q2_train {name}"),
-            )
-    except TrainingDiverged as err:
-        raise UserError(
-            f"q2_train {name}: training diverged at epoch {err.epoch} (loss {err.loss}); "
-            f"lower params.yaml q2.lr (now {q2.lr}) or q2.init_std (now {q2.init_std})"
-        ) from None
-
-    best = result.params
-    val = evaluate(model, best, val_set, EVAL_BATCH)
-    test = evaluate(model, best, (trigrams.test_x, trigrams.test_d), EVAL_BATCH)
-    curve = curve_frame(result.history)
+    summaries = [seed_summary(name, size, run) for run in runs]
+    median = median_seed(q2.seeds, [s["val_cross_entropy"] for s in summaries])
+    summary = {"name": name, "dim": size.dim, "hidden": size.hidden, "seeds": q2.seeds, "median_seed": median,
+               **{key: spread([s[key] for s in summaries]) for key in SPREAD_KEYS},
+               "per_seed": [{key: s[key] for key in ("seed", *SPREAD_KEYS, "best_epoch", "stopped_epoch")}
+                            for s in summaries],
+               "parameters": summaries[0]["parameters"]}
+    curves = {run.seed: curve_frame(run.result.history) for run in runs}
     figures.use_agg()
     plots, results = paths.Q2_TRAIN_PLOTS / name, paths.Q2_TRAIN_RESULTS / name
-    summary = {
-        "name": name, "dim": size.dim, "hidden": size.hidden,
-        "val_cross_entropy": val["loss"], "val_accuracy": val["accuracy"],
-        "test_cross_entropy": test["loss"], "test_accuracy": test["accuracy"],
-        "best_epoch": result.best_epoch, "stopped_epoch": result.stopped_epoch, "stop_reason": result.stop_reason,
-        "parameters": int(sum(a.size for a in best.values())),
-    }
-    with outputs(artifact_path(name).parent, results, plots):
-        save_network(artifact_path(name), model, best)
-        io.write_csv(plots / paths.CURVE, curve)
-        figures.epoch_curve_figure(curve, CURVE_PANELS, f"Q2 network {name}: D = {size.dim}, P = {size.hidden}",
-                                   result.best_epoch, plots / "curve.png")
+    with outputs(paths.Q2_TRAIN_ARTIFACTS / name, results, plots):
+        for run, seed_result in zip(runs, summaries, strict=True):
+            save_network(artifact_path(name, run.seed), model, run.result.params)
+            io.write_csv(plots / seed_folder(run.seed) / paths.CURVE, curves[run.seed])
+            io.write_json(results / seed_folder(run.seed) / paths.RESULT, seed_result)
         io.write_json(results / paths.RESULT, summary)
-    log_training(f"q2_train@{name}", result.seconds, result.history)
-    print(
-        f"q2_train {name}: best epoch {result.best_epoch}, val CE {val['loss']:.4f} acc {val['accuracy']:.4f}, "
-        f"test CE {test['loss']:.4f} acc {test['accuracy']:.4f}, {result.seconds:.1f}s ({result.stop_reason})",
-        file=sys.stderr,
-    )
+        figures.epoch_curve_figure(
+            curves[median], CURVE_PANELS, f"Q2 network {name}: D = {size.dim}, P = {size.hidden} (seed {median}, "
+            f"the median validation cross-entropy of {len(runs)} seeds)",
+            runs[q2.seeds.index(median)].result.best_epoch, plots / "curve.png",
+            [c for s, c in curves.items() if s != median])
+    log_training(f"q2_train@{name}", seconds, {r.seed: (r.result.seconds, r.result.history) for r in runs})
+    ce = summary["val_cross_entropy"]
+    print(f"q2_train {name}: val CE {ce['mean']:.4f} +- {ce['std']:.4f} (min {ce['min']:.4f}, max {ce['max']:.4f}), "
+          f"test CE {summary['test_cross_entropy']['mean']:.4f}, test acc {summary['test_accuracy']['mean']:.4f} "
+          f"over seeds {q2.seeds}, {seconds:.1f}s", file=sys.stderr)
+
+
+@dataclass
+class SeedRun:
+    """One seed's training (best parameters restored) and its validation and test scores."""
+
+    seed: int
+    result: TrainResult
+    val: dict[str, float]
+    test: dict[str, float]
+
+
+def train_seed(name: str, p: Params, trigrams: Trigrams, seed: int) -> SeedRun:
+    """Train the network `name` of params `p` with one seed; score the best parameters on validation and test."""
+    q2, size = p.q2, p.q2.sizes[name]
+    train_set, val_set = (trigrams.train_x, trigrams.train_d), (trigrams.val_x, trigrams.val_d)
+    init_rng, shuffle_rng = (np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(2))
+    model = TrigramLM(vocab=VOCAB_SIZE, dim=size.dim, hidden=size.hidden, init_std=q2.init_std)
+    schedule = lr_schedule(q2.schedule, size.lr, epochs=size.epochs, lr_min=q2.lr_min, gamma=q2.gamma,
+                           step_epochs=q2.step_epochs)
+    try:
+        result = train(
+            model, model.init_params(init_rng, DTYPES[q2.dtype]), train_set,
+            optimizer=MomentumSGD(size.lr, q2.momentum), epochs=size.epochs, batch_size=q2.batch_size,
+            rng=shuffle_rng, val_data=val_set, patience=q2.patience, min_delta=q2.min_delta, lr_schedule=schedule,
+            train_eval_size=q2.train_eval_size, eval_batch_size=EVAL_BATCH,
+            callback=epoch_printer(f"q2_train {name} seed {seed}", size.epochs),
+        )
+    except TrainingDiverged as err:
+        raise UserError(
+            f"q2_train {name} seed {seed}: training diverged at epoch {err.epoch} (loss {err.loss}); "
+            f"lower params.yaml q2.sizes.{name}.lr (now {size.lr}) or q2.init_std (now {q2.init_std})"
+        ) from None
+    return SeedRun(seed, result, evaluate(model, result.params, val_set, EVAL_BATCH),
+                   evaluate(model, result.params, (trigrams.test_x, trigrams.test_d), EVAL_BATCH))
+
+
+def seed_summary(name: str, size, run: SeedRun) -> dict:
+    """results/q2/train/<name>/seed<k>/result.json."""
+    r = run.result
+    return {"name": name, "seed": run.seed, "dim": size.dim, "hidden": size.hidden,
+            "val_cross_entropy": run.val["loss"], "val_accuracy": run.val["accuracy"],
+            "test_cross_entropy": run.test["loss"], "test_accuracy": run.test["accuracy"],
+            "best_epoch": r.best_epoch, "stopped_epoch": r.stopped_epoch, "stop_reason": r.stop_reason,
+            "parameters": int(sum(a.size for a in r.params.values()))}
 
 
 if __name__ == "__main__":

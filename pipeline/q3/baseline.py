@@ -2,8 +2,9 @@
 
 pipeline.q3.features: nine statistics of each axis and of the magnitude, standardised with training statistics;
 softmax regression with weight decay, fitted by L-BFGS on the same training windows as the networks (the same
-leak-free split of whole recordings); the weight decay of q3.baseline.weight_decay with the best validation
-accuracy is kept and the test set is scored once. Writes results/q3/baseline/summary_softmax.json.
+leak-free split of whole recordings, drawn per seed of q3.seeds as the networks' splits are); per seed, the weight
+decay of q3.baseline.weight_decay with the best validation accuracy is kept and the test set is scored once.
+Writes results/q3/baseline/summary_softmax.json: per-seed rows and the test accuracy's spread over the seeds.
 """
 
 from __future__ import annotations
@@ -13,40 +14,50 @@ import numpy as np
 from pipeline.common import io, paths
 from pipeline.common.config import load, stage_help
 from pipeline.common.errors import make_app, run
+from pipeline.common.seeds import spread
 from pipeline.common.staging import outputs
-from pipeline.q3.data import load_activities
-from pipeline.q3.evaluation import validation_split
+from pipeline.q3.data import Activities, load_activities
+from pipeline.q3.evaluation import purpose_rngs, validation_split
 from pipeline.q3.features import accuracy, fit_softmax, summary_features
 from pipeline.q3.params import SCHEMA
 
-PARAMS = ("data.data3", "q3.val_fraction", "q3.seed", "q3.baseline")
+PARAMS = ("data.data3", "q3.val_fraction", "q3.seeds", "q3.baseline")
 
 HELP = stage_help(__doc__, SCHEMA, PARAMS)
 app = make_app(HELP)
 
 
-@app.command(help=HELP)
-def main() -> None:
-    """Fit softmax regression on window statistics for each weight decay; keep the best on validation."""
-    p = load(SCHEMA, PARAMS)
-    acts = load_activities(p.data.data3)
-    split = validation_split(acts, p.q3)
-    features = summary_features(acts.train_x)
+def fit_seed(acts: Activities, features: np.ndarray, test_features: np.ndarray, fraction: float,
+             decays: list[float], seed: int) -> dict:
+    """One seed's split: fit every weight decay, keep the best on validation, score it on the test set."""
+    split = validation_split(acts, fraction, purpose_rngs(seed)[0])
     mean, std = features[split.train].mean(axis=0), features[split.train].std(axis=0)
     std = np.where(std > 0, std, 1.0)
-    standard = (features - mean) / std
-    test = (summary_features(acts.test_x) - mean) / std
-    n_classes = len(acts.classes)
-    fits = {lam: fit_softmax(standard[split.train], acts.train_y[split.train], n_classes, lam)
-            for lam in p.q3.baseline.weight_decay}
+    standard, test = (features - mean) / std, (test_features - mean) / std
+    fits = {lam: fit_softmax(standard[split.train], acts.train_y[split.train], len(acts.classes), lam)
+            for lam in decays}
     val = {lam: accuracy(params, standard[split.val], acts.train_y[split.val]) for lam, params in fits.items()}
     chosen = max(val, key=lambda lam: (val[lam], -lam))  # ties: the stronger decay
-    result = {"val_accuracy": {f"{lam:g}": acc for lam, acc in val.items()}, "weight_decay": chosen,
-              "test_accuracy": accuracy(fits[chosen], test, acts.test_y), "features": int(features.shape[1])}
+    return {"seed": seed, "val_accuracy": {f"{lam:g}": acc for lam, acc in val.items()}, "weight_decay": chosen,
+            "test_accuracy": accuracy(fits[chosen], test, acts.test_y)}
+
+
+@app.command(help=HELP)
+def main() -> None:
+    """Fit softmax regression on window statistics for each weight decay and seed; keep the best on validation."""
+    p = load(SCHEMA, PARAMS)
+    acts = load_activities(p.data.data3)
+    features, test_features = summary_features(acts.train_x), summary_features(acts.test_x)
+    per_seed = [fit_seed(acts, features, test_features, p.q3.val_fraction, p.q3.baseline.weight_decay, seed)
+                for seed in p.q3.seeds]
+    result = {"features": int(features.shape[1]), "seeds": p.q3.seeds,
+              "test_accuracy": spread([r["test_accuracy"] for r in per_seed]), "per_seed": per_seed}
     with outputs(paths.Q3_BASELINE_RESULTS):
         io.write_json(paths.Q3_BASELINE_RESULTS / "summary_softmax.json", result)
-    print(f"q3_baseline: softmax regression on {features.shape[1]} window statistics, weight decay {chosen:g} "
-          f"(validation accuracy {val[chosen]:.4f}), test accuracy {result['test_accuracy']:.4f}")
+    acc, decays = result["test_accuracy"], ", ".join(f"{r['weight_decay']:g}" for r in per_seed)
+    print(f"q3_baseline: softmax regression on {features.shape[1]} window statistics, weight decay "
+          f"{decays} (seeds {p.q3.seeds}), test accuracy "
+          f"{acc['mean']:.4f} +- {acc['std']:.4f}")
 
 
 if __name__ == "__main__":

@@ -1,9 +1,10 @@
 """Stage q3_compare (Q3 b, c): RNN vs LSTM vs GRU from the q3_train summaries.
 
-Reads results/q3/train/<model>/result.json for every key of params.yaml q3.models, in order (never by
-globbing), and writes metrics/q3.json (headline numbers, {"<model>": {"test_accuracy", ...}}), one table
-(results/q3/compare/comparison.csv and .md: accuracies, epochs, parameter count) and one figure
-(plots/q3/compare/comparison.png: test accuracy and validation error per epoch of each model).
+Reads results/q3/train/<model>/result.json (scores over the seeds) for every key of params.yaml q3.models, in
+order (never by globbing), and writes metrics/q3.json (headline numbers, means over the seeds:
+{"<model>": {"test_accuracy", "test_accuracy_std", "test_accuracy_min", "test_accuracy_max", "val_accuracy",
+"val_cross_entropy", "test_cross_entropy"}}), one table (results/q3/compare/comparison.csv and .md) and one figure
+(plots/q3/compare/comparison.png: test accuracy per model and seed, validation error per epoch of the median seed).
 """
 
 from __future__ import annotations
@@ -17,34 +18,48 @@ from pipeline.common.config import load, stage_help
 from pipeline.common.document import Table, to_markdown
 from pipeline.common.errors import make_app, run
 from pipeline.common.readers import read_csv, read_json
+from pipeline.common.seeds import seed_folder
 from pipeline.common.staging import outputs
 from pipeline.q3.params import SCHEMA
 
 PARAMS = ("q3.models",)
-METRIC_KEYS = ("test_accuracy", "val_accuracy", "test_cross_entropy")  # headline numbers; the rest in results/
-TABLE_COLUMNS = ["model", "test_accuracy", "val_accuracy", "test_cross_entropy", "best_epoch", "stopped_epoch",
-                 "parameters"]
-SUMMARY_KEYS = (*TABLE_COLUMNS[1:], "precision", "recall", "val_overlapping_train")  # read from each q3_train summary
+SPREAD_KEYS = ("test_accuracy", "test_cross_entropy", "val_accuracy", "val_cross_entropy")  # in every summary
+TABLE_COLUMNS = ["model", "test_accuracy", "test_accuracy_std", "test_accuracy_min", "test_accuracy_max",
+                 "val_accuracy", "val_cross_entropy", "test_cross_entropy", "best_epochs", "parameters"]
 
 HELP = stage_help(__doc__, SCHEMA, PARAMS)
 app = make_app(HELP)
 
 
+def headline(s: dict) -> dict[str, float]:
+    """A model's metrics/q3.json entry: the means over seeds, and the test accuracy's std, min and max."""
+    acc = s["test_accuracy"]
+    return {"test_accuracy": acc["mean"], "test_accuracy_std": acc["std"], "test_accuracy_min": acc["min"],
+            "test_accuracy_max": acc["max"], "val_accuracy": s["val_accuracy"]["mean"],
+            "val_cross_entropy": s["val_cross_entropy"]["mean"], "test_cross_entropy": s["test_cross_entropy"]["mean"]}
+
+
 def comparison_figure(summaries: dict[str, dict], path: Path) -> None:
-    """Left: test accuracy per model. Right: validation error per epoch of each model."""
+    """Left: mean test accuracy per model, bar = mean, line = min to max, dots = seeds. Right: validation error per
+    epoch of each model's median seed."""
     import matplotlib.pyplot as plt
 
     fig, (ax_bar, ax_curve) = plt.subplots(1, 2, figsize=(11, 4))
     names = list(summaries)
-    accs = [summaries[m]["test_accuracy"] for m in names]
-    bars = ax_bar.bar([m.upper() for m in names], accs, color=["C0", "C1", "C2", "C3"][: len(names)])
-    ax_bar.bar_label(bars, labels=[f"{a:.3f}" for a in accs])
+    for i, m in enumerate(names):
+        acc, seeds = summaries[m]["test_accuracy"], [r["test_accuracy"] for r in summaries[m]["per_seed"]]
+        ax_bar.bar(i, acc["mean"], color=f"C{i}", alpha=0.7)
+        ax_bar.vlines(i, acc["min"], acc["max"], color="black", lw=1.2)
+        ax_bar.plot([i] * len(seeds), seeds, "o", color="black", ms=3)
+        ax_bar.annotate(f"{acc['mean']:.3f}", (i, acc["max"]), textcoords="offset points", xytext=(0, 4),
+                        ha="center")
+    ax_bar.set_xticks(range(len(names)), [m.upper() for m in names])
     ax_bar.set_ylim(0, 1.05)
-    ax_bar.set_ylabel("test accuracy")
+    ax_bar.set_ylabel(f"test accuracy (mean; seeds as dots, {len(summaries[names[0]]['seeds'])} per model)")
     for m in names:
-        curve = read_csv(paths.Q3_TRAIN_PLOTS / m / paths.CURVE, ("epoch", "val_error"))
-        label = f"{m.upper()} (best epoch {summaries[m]['best_epoch']})"
-        ax_curve.plot(curve["epoch"], curve["val_error"], label=label)
+        seed = summaries[m]["median_seed"]
+        curve = read_csv(paths.Q3_TRAIN_PLOTS / m / seed_folder(seed) / paths.CURVE, ("epoch", "val_error"))
+        ax_curve.plot(curve["epoch"], curve["val_error"], label=f"{m.upper()} (median seed {seed})")
     figures.epoch_axes(ax_curve, "validation error rate")
     fig.suptitle("Q3: recurrent layers compared (128 units, MLP head)")
     io.save_figure(fig, path)
@@ -54,13 +69,16 @@ def comparison_figure(summaries: dict[str, dict], path: Path) -> None:
 def main() -> None:
     """Collect the per-model summaries into metrics/q3.json, a table and a figure."""
     models = list(load(SCHEMA, PARAMS).q3.models)
-    summaries = {m: read_json(paths.Q3_TRAIN_RESULTS / m / paths.RESULT, SUMMARY_KEYS) for m in models}
-    table = pd.DataFrame([{"model": m, **{k: s[k] for k in TABLE_COLUMNS[1:]}} for m, s in summaries.items()],
-                         columns=TABLE_COLUMNS)
+    summaries = {m: read_json(paths.Q3_TRAIN_RESULTS / m / paths.RESULT,
+                              (*SPREAD_KEYS, "seeds", "per_seed", "median_seed", "parameters", "val_overlapping_train"))
+                 for m in models}
+    rows = [{"model": m, **headline(s), "best_epochs": " ".join(str(r["best_epoch"]) for r in s["per_seed"]),
+             "parameters": s["parameters"]} for m, s in summaries.items()]
+    table = pd.DataFrame(rows, columns=TABLE_COLUMNS)
     figures.use_agg()
     with outputs(paths.Q3_METRICS, paths.Q3_COMPARE_RESULTS, paths.Q3_COMPARE_PLOTS):
-        overlap = max(s["val_overlapping_train"] for s in summaries.values())  # one split, the same for every model
-        io.write_json(paths.Q3_METRICS, {**{m: {key: s[key] for key in METRIC_KEYS} for m, s in summaries.items()},
+        overlap = max(s["val_overlapping_train"] for s in summaries.values())
+        io.write_json(paths.Q3_METRICS, {**{m: headline(s) for m, s in summaries.items()},
                                          "split": {"val_windows_overlapping_train": overlap}})
         io.write_csv(paths.Q3_COMPARE_RESULTS / "comparison.csv", table)
         io.write_text(paths.Q3_COMPARE_RESULTS / "comparison.md", to_markdown([Table(table)]))

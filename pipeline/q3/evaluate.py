@@ -1,6 +1,9 @@
-"""Score a trained Q3 classifier on any file in the data3 layout (not a DVC stage; a command for users):
+"""Score trained Q3 classifiers on any file in the data3 layout (not a DVC stage; a command for users):
 
     python -m pipeline.q3.evaluate --model gru --data other.h5 [--split test] [--confusion cm.csv]
+
+--model scores the model of every seed q3_train trained (artifacts/q3/train/<model>/seed<k>/model.npz) and prints
+each accuracy and their mean and spread; --artifact scores one model file (and --confusion writes its matrix).
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ import typer
 
 from pipeline.common import io, paths
 from pipeline.common.errors import UserError, make_app, run
+from pipeline.common.seeds import spread
 from pipeline.q3.data import ACTIVITIES, load_windows
 from pipeline.q3.evaluation import confusion_frame, load_artifact, scores
 
@@ -19,7 +23,7 @@ app = make_app(__doc__)
 
 @app.command(help=__doc__)
 def main(
-    model_name: str = typer.Option(None, "--model", help="a trained model: artifacts/q3/train/<model>/model.npz"),
+    model_name: str = typer.Option(None, "--model", help="a trained model: artifacts/q3/train/<model>/seed*/model.npz"),
     artifact: Path = typer.Option(None, help="the model file itself (instead of --model)"),
     data: Path = typer.Option(..., help="a file in the data3 layout (tstX/tstY for --split test, trX/trY for train)"),
     split: str = typer.Option("test", help="which part of the file to score: test (tstX/tstY) or train"),
@@ -30,17 +34,32 @@ def main(
         raise UserError("give exactly one of --model or --artifact")
     if split not in ("test", "train"):
         raise UserError(f"--split = {split!r}: must be test or train")
-    path = artifact if artifact is not None else paths.Q3_TRAIN_ARTIFACTS / model_name / paths.MODEL
-    model, params, scaler = load_artifact(path)
+    if artifact is not None:
+        files = [artifact]
+    else:
+        folder = paths.Q3_TRAIN_ARTIFACTS / model_name
+        files = sorted((f for f in folder.glob("seed*/" + paths.MODEL) if f.parent.name.removeprefix("seed").isdigit()),
+                       key=lambda f: int(f.parent.name.removeprefix("seed")))
+        if not files:
+            raise UserError(f"{folder}: no trained model (seed*/{paths.MODEL}); run `dvc repro q3_train@{model_name}`")
+    if confusion is not None and len(files) > 1:
+        raise UserError("--confusion needs one model: give --artifact artifacts/q3/train/<model>/seed<k>/model.npz")
     x, y = load_windows(data, split)
-    if x.shape[2] != model.n_inputs:
-        raise UserError(f"{data}: sequences have {x.shape[2]} channels, the model expects {model.n_inputs}")
-    sc = scores(model, params, scaler(x), y, len(ACTIVITIES))
-    if confusion is not None:
-        io.write_csv(confusion, confusion_frame(sc["counts"], ACTIVITIES))
-    print(f"{path} on {data} ({split}, {len(y)} sequences): accuracy {sc['accuracy']:.4f}, "
-          f"cross-entropy {sc['loss']:.4f}")
-
+    accuracies = []
+    for path in files:
+        model, params, scaler = load_artifact(path)
+        if x.shape[2] != model.n_inputs:
+            raise UserError(f"{data}: sequences have {x.shape[2]} channels, the model expects {model.n_inputs}")
+        sc = scores(model, params, scaler(x), y, len(ACTIVITIES))
+        accuracies.append(sc["accuracy"])
+        if confusion is not None:
+            io.write_csv(confusion, confusion_frame(sc["counts"], ACTIVITIES))
+        print(f"{path} on {data} ({split}, {len(y)} sequences): accuracy {sc['accuracy']:.4f}, "
+              f"cross-entropy {sc['loss']:.4f}")
+    if len(files) > 1:
+        acc = spread(accuracies)
+        print(f"{model_name} over {len(files)} seeds: accuracy {acc['mean']:.4f} +- {acc['std']:.4f} "
+              f"(min {acc['min']:.4f}, max {acc['max']:.4f})")
 
 if __name__ == "__main__":
     run(app)

@@ -41,10 +41,10 @@ def stratified_split(y: np.ndarray, fraction: float, rng: np.random.Generator) -
     return train_rows, val_rows
 
 
-def purpose_rngs(seed: int) -> tuple[np.random.Generator, np.random.Generator, np.random.Generator]:
-    """The generators of the validation split, the initialisation and the shuffling, derived from one seed."""
-    split, init, shuffle = (np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(3))
-    return split, init, shuffle
+def purpose_rngs(seed: int) -> tuple[np.random.Generator, ...]:
+    """The generators of the validation split, the initialisation, the shuffling and the augmentation, derived from
+    one seed (each independent of the others: turning augmentation on changes neither the split nor the order)."""
+    return tuple(np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(4))
 
 
 def recording_split(y: np.ndarray, groups: np.ndarray, fraction: float, rng: np.random.Generator
@@ -83,11 +83,10 @@ class Split:
     val_overlapping_train: int
 
 
-def validation_split(acts: Activities, q3) -> Split:
-    """The leak-free validation split of params q3 (val_fraction, seed): whole recordings, stratified by class."""
-    rng = purpose_rngs(q3.seed)[0]
+def validation_split(acts: Activities, fraction: float, rng: np.random.Generator) -> Split:
+    """The leak-free validation split: whole recordings, stratified by class, `fraction` of each class's windows."""
     groups = recordings(acts.train_x)
-    train_rows, val_rows = recording_split(acts.train_y, groups, q3.val_fraction, rng)
+    train_rows, val_rows = recording_split(acts.train_y, groups, fraction, rng)
     return Split(train_rows, val_rows, int(groups.max()) + 1, overlapping(acts.train_x, val_rows, train_rows))
 
 

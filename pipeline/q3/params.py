@@ -7,10 +7,12 @@ from models.schedules import SCHEDULES
 from pipeline.common.config import (
     Data,
     Section,
+    angle,
     boolean,
     declared,
     entries,
     grid,
+    half_open_unit,
     less,
     momentum,
     non_negative,
@@ -57,6 +59,9 @@ class Model(Section):
     clip: float = param(non_negative, "max global gradient norm per mini-batch, 0 = off")
     recurrent_init: str = param(one_of(*RECURRENT_INITS), "initialisation of the recurrent matrix Wh")
     recurrent_gain: float = param(positive, "factor on the initial Wh")
+    rotation: float = param(angle, "augmentation: largest random 3-D rotation of a training window, degrees")
+    scale: float = param(half_open_unit, "augmentation: movement scaled by a factor in [1 - scale, 1 + scale]")
+    jitter: float = param(non_negative, "augmentation: std of Gaussian noise on the standardised inputs")
 
     def check(self, key: str) -> list[str]:
         return less(key, "lr_min", self.lr_min, "lr", self.lr) if self.schedule == "cosine" else []
@@ -77,11 +82,12 @@ class Q3(Section):
     momentum: float = param(momentum, "classical momentum alpha")
     train_eval_size: int = param(positive_int, "training rows scored per epoch for the curve")
     workers: int = param(positive_int, "threads per mini-batch")
-    seed: int = param(non_negative_int, "validation split, initialisation and shuffling")
+    seeds: list = param(grid(non_negative_int), "one training per seed (validation split, "
+                        "initialisation, shuffling, augmentation); scores are reported as mean and spread")
     models: dict = entries(Model, "one q3_train@<model> per entry, compared in this order", key_rule=one_of(*CELLS))
     baseline: Baseline = section(Baseline, "q3_baseline: softmax regression on window statistics")
 
 
 TRAINING_KEYS = ("q3.momentum", "q3.batch_size", "q3.val_fraction", "q3.standardise", "q3.train_eval_size",
-                 "q3.workers", "q3.seed")
+                 "q3.workers", "q3.seeds")
 SCHEMA = {"data": Data, "q3": Q3}

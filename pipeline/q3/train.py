@@ -2,20 +2,28 @@
 
     python -m pipeline.q3.train gru           (one DVC stage per key of params.yaml q3.models)
 
-Writes artifacts/q3/train/<model>/model.npz, results/q3/train/<model>/ (result.json, confusion_train.csv,
-confusion_test.csv) and plots/q3/train/<model>/ (curve.csv, curve.png, confusion_train.png, confusion_test.png).
-`python -m pipeline.q3.evaluate` scores a trained model on another file.
+The model is trained once per seed of params.yaml q3.seeds, the seeds side by side on the machine's cores
+(pipeline.common.seeds). Per seed k: artifacts/q3/train/<model>/seed<k>/model.npz, results/q3/train/<model>/seed<k>/
+(result.json, confusion_train.csv, confusion_test.csv), plots/q3/train/<model>/seed<k>/curve.csv. Over the seeds:
+results/q3/train/<model>/result.json (mean, std, min and max of the test and validation scores, the per-seed rows,
+the median seed) and plots/q3/train/<model>/ curve.png, confusion_train.png, confusion_test.png of the seed with
+the median validation cross-entropy (the title says which; the other seeds' validation curves in grey).
+`python -m pipeline.q3.evaluate` scores the trained models on another file.
 
-Training: a validation split of whole recordings of trX (found in the data: pipeline.q3.recordings; class
+Training, per seed: a validation split of whole recordings of trX (found in the data: pipeline.q3.recordings; class
 proportions kept, so no validation window shares samples with a training window), inputs standardised
 with the training split's per-channel statistics, mini-batch momentum SGD with optional gradient-norm
-clipping, early stopping on the validation cross-entropy with the best parameters restored. The test
+clipping, optional augmentation of the training mini-batches (pipeline.q3.augment: rotation, scaling, jitter),
+early stopping on the validation cross-entropy with the best parameters restored. The test
 set is only scored, never used to choose anything.
 """
 
 from __future__ import annotations
 
+import functools
 import sys
+import time
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -24,18 +32,21 @@ import typer
 from models.optim import MomentumSGD
 from models.schedules import lr_schedule
 from models.sequence_classifier import RecurrentClassifier
-from models.trainer import TrainingDiverged, train
+from models.trainer import TrainingDiverged, TrainResult, train
 from pipeline.common import figures, io, paths
 from pipeline.common.config import Params, load, stage_help
 from pipeline.common.errors import UserError, make_app, run
 from pipeline.common.memory import check_fits
 from pipeline.common.progress import epoch_printer
 from pipeline.common.provenance import log_training
+from pipeline.common.seeds import jobs, map_seeds, median_seed, seed_folder, spread
 from pipeline.common.staging import outputs
-from pipeline.q3.data import load_activities
+from pipeline.q3.augment import Augmenter
+from pipeline.q3.data import Activities, load_activities
 from pipeline.q3.evaluation import (
     EVAL_BATCH,
     EVAL_CHUNK,
+    Split,
     Standardiser,
     confusion_figure,
     confusion_frame,
@@ -50,6 +61,7 @@ PARAMS = ("data.data3", "q3.models.{model}", *TRAINING_KEYS)
 CURVE_COLUMNS = ["epoch", "lr", "train_loss", "train_accuracy", "train_error", "val_loss", "val_accuracy",
                  "val_error"]
 CURVE_PANELS = (("loss", "cross-entropy"), ("error", "error rate (1 - accuracy)"))
+SPREAD_KEYS = ("test_accuracy", "test_cross_entropy", "val_accuracy", "val_cross_entropy")  # mean, std, min, max
 
 HELP = stage_help(__doc__, SCHEMA, PARAMS)
 app = make_app(HELP)
@@ -72,90 +84,134 @@ def curve_frame(history: list[dict[str, float]]) -> pd.DataFrame:
 
 @app.command(help=HELP)
 def main(model_name: str = typer.Argument(..., metavar="MODEL", help="a key of params.yaml q3.models")) -> None:
-    """Train one classifier; write its weights, curve, confusion matrices and summary."""
+    """Train one classifier once per seed; write the weights, curves, confusion matrices and summaries."""
     train_and_score(model_name, load(SCHEMA, PARAMS, model=model_name))
 
 
-def train_and_score(model_name: str, p: Params) -> None:
-    """Split, standardise, train, score and write everything for the model `model_name` of params `p`."""
+@dataclass
+class SeedRun:
+    """One seed's training: best parameters, input statistics, history, scores (see `scores`) and split."""
+
+    seed: int
+    params: dict[str, np.ndarray]
+    scaler: Standardiser
+    result: TrainResult
+    train_scores: dict
+    test_scores: dict
+    split: Split
+
+
+def build_model(model_name: str, m, acts: Activities, workers: int) -> RecurrentClassifier:
+    return RecurrentClassifier(model_name, n_inputs=acts.train_x.shape[2], hidden=m.hidden, head=parse_head(m.head),
+                               n_classes=len(acts.classes), recurrent_init=m.recurrent_init,
+                               recurrent_gain=m.recurrent_gain, workers=workers, eval_chunk=EVAL_CHUNK)
+
+
+def train_seed(model_name: str, p: Params, acts: Activities, seed: int) -> SeedRun:
+    """Split, standardise, train and score the model `model_name` of params `p` with one seed."""
     q3, m = p.q3, p.q3.models[model_name]
     key = f"q3.models.{model_name}"
-    head_widths = parse_head(m.head)
+    split_rng, init_rng, shuffle_rng, augment_rng = purpose_rngs(seed)
+    split = validation_split(acts, q3.val_fraction, split_rng)
+    scaler = Standardiser.fit(acts.train_x[split.train], q3.standardise)
+    train_set = (scaler(acts.train_x[split.train]), acts.train_y[split.train])
+    val_set = (scaler(acts.train_x[split.val]), acts.train_y[split.val])
+    augment = Augmenter(m.rotation, m.scale, m.jitter, scaler.mean, scaler.std, augment_rng)
+    model = build_model(model_name, m, acts, q3.workers)
+    try:
+        result = train(
+            model, model.init_params(init_rng, np.float32), train_set, optimizer=MomentumSGD(m.lr, q3.momentum),
+            epochs=m.epochs, batch_size=q3.batch_size, rng=shuffle_rng, val_data=val_set, patience=m.patience,
+            clip_norm=m.clip or None, lr_schedule=lr_schedule(m.schedule, m.lr, epochs=m.epochs, lr_min=m.lr_min),
+            train_eval_size=q3.train_eval_size, eval_batch_size=EVAL_BATCH,
+            augment=augment if augment.active else None,
+            callback=epoch_printer(f"q3_train {model_name} seed {seed}", m.epochs),
+        )
+    except TrainingDiverged as err:
+        raise UserError(
+            f"q3_train {model_name} seed {seed}: training diverged at epoch {err.epoch} (loss {err.loss}); lower "
+            f"params.yaml {key}.lr (now {m.lr}) or set {key}.clip (now {m.clip})"
+        ) from None
+    n_classes = len(acts.classes)
+    return SeedRun(seed, result.params, scaler, result, scores(model, result.params, *train_set, n_classes),
+                   scores(model, result.params, scaler(acts.test_x), acts.test_y, n_classes), split)
+
+
+def seed_summary(model_name: str, model: RecurrentClassifier, run: SeedRun, classes: tuple[str, ...]) -> dict:
+    """results/q3/train/<model>/seed<k>/result.json."""
+    r, best = run.result, run.result.history[run.result.best_epoch - 1]
+    return {
+        "model": model_name, "seed": run.seed,
+        "test_accuracy": run.test_scores["accuracy"], "test_cross_entropy": run.test_scores["loss"],
+        "train_accuracy": run.train_scores["accuracy"],
+        "val_accuracy": best["val_accuracy"], "val_cross_entropy": best["val_loss"],
+        "precision": dict(zip(classes, run.test_scores["precision"].round(6).tolist(), strict=True)),
+        "recall": dict(zip(classes, run.test_scores["recall"].round(6).tolist(), strict=True)),
+        "best_epoch": r.best_epoch, "stopped_epoch": r.stopped_epoch, "stop_reason": r.stop_reason,
+        "parameters": model.count_params(run.params),
+        "recordings": run.split.recordings, "val_windows": len(run.split.val),
+        "val_overlapping_train": run.split.val_overlapping_train,
+    }
+
+
+def model_summary(model_name: str, seeds: list[dict], median: int) -> dict:
+    """results/q3/train/<model>/result.json: each score's spread over the seeds, the per-seed rows, the median seed."""
+    return {
+        "model": model_name, "seeds": [s["seed"] for s in seeds], "median_seed": median,
+        **{key: spread([s[key] for s in seeds]) for key in SPREAD_KEYS},
+        "per_seed": [{key: s[key] for key in ("seed", *SPREAD_KEYS, "best_epoch", "stopped_epoch")} for s in seeds],
+        "parameters": seeds[0]["parameters"], "recordings": seeds[0]["recordings"],
+        "val_windows": [s["val_windows"] for s in seeds],
+        "val_overlapping_train": max(s["val_overlapping_train"] for s in seeds),
+    }
+
+
+def train_and_score(model_name: str, p: Params) -> None:
+    """Train the model `model_name` of params `p` once per seed of q3.seeds (side by side) and write everything."""
+    q3, m = p.q3, p.q3.models[model_name]
     acts = load_activities(p.data.data3)
-    check_fits(key, {"hidden": m.hidden, "head": m.head},
-               memory_needed(acts.train_x.shape[1], acts.train_x.shape[2], m.hidden, head_widths, q3.batch_size))
+    check_fits(f"q3.models.{model_name}", {"hidden": m.hidden, "head": m.head},
+               jobs(len(q3.seeds)) * memory_needed(acts.train_x.shape[1], acts.train_x.shape[2], m.hidden,
+                                                   parse_head(m.head), q3.batch_size))
     counts = np.bincount(acts.train_y, minlength=len(acts.classes))
     small = [f"'{acts.classes[c]}' ({counts[c]})" for c in np.flatnonzero(counts == 1)]
     if small:
         raise UserError(f"{p.data.data3}: trY has a single window of class {', '.join(small)}; every class needs at "
                         "least 2 to hold one out for validation")
-    _, init_rng, shuffle_rng = purpose_rngs(q3.seed)
-    split = validation_split(acts, q3)
-    train_rows, val_rows = split.train, split.val
-    scaler = Standardiser.fit(acts.train_x[train_rows], q3.standardise)
-    train_set = (scaler(acts.train_x[train_rows]), acts.train_y[train_rows])
-    val_set = (scaler(acts.train_x[val_rows]), acts.train_y[val_rows])
-    model = RecurrentClassifier(model_name, n_inputs=acts.train_x.shape[2], hidden=m.hidden, head=head_widths,
-                                n_classes=len(acts.classes), recurrent_init=m.recurrent_init,
-                                recurrent_gain=m.recurrent_gain, workers=q3.workers, eval_chunk=EVAL_CHUNK)
-    params = model.init_params(init_rng, np.float32)
-    try:
-        result = train(
-            model, params, train_set, optimizer=MomentumSGD(m.lr, q3.momentum), epochs=m.epochs,
-            batch_size=q3.batch_size, rng=shuffle_rng, val_data=val_set, patience=m.patience, clip_norm=m.clip or None,
-            lr_schedule=lr_schedule(m.schedule, m.lr, epochs=m.epochs, lr_min=m.lr_min),
-            train_eval_size=q3.train_eval_size,
-            eval_batch_size=EVAL_BATCH, callback=epoch_printer(f"q3_train {model_name}"),
-        )
-    except TrainingDiverged as err:
-        raise UserError(
-            f"q3_train {model_name}: training diverged at epoch {err.epoch} (loss {err.loss}); lower params.yaml "
-            f"{key}.lr (now {m.lr}) or set {key}.clip (now {m.clip})"
-        ) from None
-
-    best = result.params
-    n_classes = len(acts.classes)
-    train_scores = scores(model, best, *train_set, n_classes)
-    test_scores = scores(model, best, scaler(acts.test_x), acts.test_y, n_classes)
-    summary = {
-        "model": model_name,
-        "test_accuracy": test_scores["accuracy"],
-        "test_cross_entropy": test_scores["loss"],
-        "train_accuracy": train_scores["accuracy"],
-        "val_accuracy": result.history[result.best_epoch - 1]["val_accuracy"],
-        "val_cross_entropy": result.history[result.best_epoch - 1]["val_loss"],
-        "precision": dict(zip(acts.classes, test_scores["precision"].round(6).tolist(), strict=True)),
-        "recall": dict(zip(acts.classes, test_scores["recall"].round(6).tolist(), strict=True)),
-        "best_epoch": result.best_epoch,
-        "stopped_epoch": result.stopped_epoch,
-        "stop_reason": result.stop_reason,
-        "parameters": model.count_params(best),
-        "recordings": split.recordings,
-        "val_windows": len(val_rows),
-        "val_overlapping_train": split.val_overlapping_train,
-    }
+    started = time.perf_counter()
+    runs = map_seeds(functools.partial(train_seed, model_name, p, acts), q3.seeds)
+    seconds = time.perf_counter() - started
+    model = build_model(model_name, m, acts, q3.workers)
+    summaries = [seed_summary(model_name, model, run, acts.classes) for run in runs]
+    median = median_seed(q3.seeds, [s["val_cross_entropy"] for s in summaries])
+    summary = model_summary(model_name, summaries, median)
+    curves = {run.seed: curve_frame(run.result.history) for run in runs}
+    shown = runs[q3.seeds.index(median)]
     figures.use_agg()
     artifacts, plots, results = (folder / model_name for folder in (paths.Q3_TRAIN_ARTIFACTS, paths.Q3_TRAIN_PLOTS,
                                                                     paths.Q3_TRAIN_RESULTS))
-    curve = curve_frame(result.history)
     with outputs(artifacts, results, plots):
-        save_artifact(artifacts / paths.MODEL, model, best, scaler)
-        io.write_csv(plots / paths.CURVE, curve)
-        figures.epoch_curve_figure(curve, CURVE_PANELS,
-                                   f"Q3 {model_name.upper()}: H = {m.hidden}, head {head_widths or 'none'}, lr {m.lr}",
-                                   result.best_epoch, plots / "curve.png")
-        for split, sc in (("train", train_scores), ("test", test_scores)):
-            io.write_csv(results / f"confusion_{split}.csv", confusion_frame(sc["counts"], acts.classes))
-            confusion_figure(sc["counts"], acts.classes,
-                             f"{model_name.upper()} {split} set: accuracy {sc['accuracy']:.3f}",
-                             plots / f"confusion_{split}.png")
+        for run, seed_result in zip(runs, summaries, strict=True):
+            folder = seed_folder(run.seed)
+            save_artifact(artifacts / folder / paths.MODEL, model, run.params, run.scaler)
+            io.write_csv(plots / folder / paths.CURVE, curves[run.seed])
+            for split, sc in (("train", run.train_scores), ("test", run.test_scores)):
+                io.write_csv(results / folder / f"confusion_{split}.csv", confusion_frame(sc["counts"], acts.classes))
+            io.write_json(results / folder / paths.RESULT, seed_result)
         io.write_json(results / paths.RESULT, summary)
-    log_training(f"q3_train@{model_name}", result.seconds, result.history)
-    print(
-        f"q3_train {model_name}: best epoch {result.best_epoch}, test accuracy {test_scores['accuracy']:.4f}, "
-        f"{result.seconds:.1f}s ({result.stop_reason})",
-        file=sys.stderr,
-    )
+        of = f"seed {median}, the median validation cross-entropy of {len(runs)} seeds"
+        figures.epoch_curve_figure(
+            curves[median], CURVE_PANELS,
+            f"Q3 {model_name.upper()}: H = {m.hidden}, head {parse_head(m.head) or 'none'}, lr {m.lr} ({of})",
+            shown.result.best_epoch, plots / "curve.png", [c for s, c in curves.items() if s != median])
+        for split, sc in (("train", shown.train_scores), ("test", shown.test_scores)):
+            confusion_figure(sc["counts"], acts.classes,
+                             f"{model_name.upper()} {split} set, {of}: accuracy {sc['accuracy']:.3f}",
+                             plots / f"confusion_{split}.png")
+    log_training(f"q3_train@{model_name}", seconds, {r.seed: (r.result.seconds, r.result.history) for r in runs})
+    acc = summary["test_accuracy"]
+    print(f"q3_train {model_name}: test accuracy {acc['mean']:.4f} +- {acc['std']:.4f} (min {acc['min']:.4f}, max "
+          f"{acc['max']:.4f}) over seeds {q3.seeds}, {seconds:.1f}s", file=sys.stderr)
 
 
 if __name__ == "__main__":

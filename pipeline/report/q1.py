@@ -39,9 +39,15 @@ def preprocessing(src: Sources, q1: dict) -> list[Block]:
 
 def search(src: Sources, q1: dict) -> list[Block]:
     """Q1 (b): the β × ρ search and the pair it chose."""
-    table = src.csv(paths.Q1_SEARCH_RESULTS / "search.csv")
-    chosen = table[table["chosen"].astype(bool)].iloc[0]
+    every = src.csv(paths.Q1_SEARCH_RESULTS / "search.csv")
+    seeds = list(dict.fromkeys(every["seed"]))
+    table = every[every["seed"] == seeds[0]]
+    picks = every[every["chosen"].astype(bool)]
+    chosen = picks.iloc[0]
     agrees = np.isclose(chosen["beta"], q1["beta"]) and np.isclose(chosen["rho"], q1["rho"])
+    stable = len({(float(r["beta"]), float(r["rho"])) for _, r in picks.iterrows()}) == 1
+    per_seed = ", ".join(f"seed {int(r['seed'])}: β = {num(r['beta'])}, ρ = {num(r['rho'])} (score "
+                         f"{num(r['feature_score'], 3)})" for _, r in picks.iterrows())
     return [
         Heading(3, "Q1 (b) Choosing β and ρ"),
         Paragraph(
@@ -53,12 +59,16 @@ def search(src: Sources, q1: dict) -> list[Block]:
             f"{q1['quality']['window']} pixels) times how oriented it is (structure-tensor coherence), among the "
             f"pairs whose held-out variance explained (heldout_r2) is at least {num(q1['search']['min_r2'])}."
         ),
-        Table(table[["beta", "rho", "heldout_r2", "rho_hat_mean", "localisation", "coherence", "feature_score",
+        Table(table[["seed", "beta", "rho", "heldout_r2", "rho_hat_mean", "localisation", "coherence", "feature_score",
                      "eligible", "chosen"]]),
-        src.figure(paths.Q1_SEARCH_PLOTS / "heatmap.png", "Search scores over β × ρ."),
+        src.figure(paths.Q1_SEARCH_PLOTS / "heatmap.png", f"Search scores over β × ρ (seed {seeds[0]})."),
         Paragraph(
             f"The search chooses β = {num(chosen['beta'])}, ρ = {num(chosen['rho'])} (feature score "
-            f"{num(chosen['feature_score'], 3)}, heldout_r2 {num(chosen['heldout_r2'], 3)}). "
+            f"{num(chosen['feature_score'], 3)}, heldout_r2 {num(chosen['heldout_r2'], 3)}; seed {seeds[0]}). "
+            + (f"Searched again with {len(seeds) - 1} other seed(s) (another held-out split and initialisation): "
+               f"{per_seed}; " + ("the same pair every time. " if stable else
+                                  "the pick changes with the draw, so the choice is not settled by this grid. ")
+               if len(seeds) > 1 else "")
             + ("These are the values in params.yaml, used below."
                if agrees else
                f"params.yaml currently sets β = {num(q1['beta'])}, ρ = {num(q1['rho'])}, which the sections below use.")
@@ -107,6 +117,23 @@ def means_by(sweep: pd.DataFrame, key: str, column: str) -> tuple[list[float], l
     return settings, [float(sweep.loc[sweep[key] == v, column].mean()) for v in settings]
 
 
+def seed_noise(search: pd.DataFrame, q1: dict) -> float | None:
+    """How far the feature score of params.yaml's (β, ρ) moves between the search's seeds (max - min); None with one
+    seed. Each sweep network is trained once, so this is the scale below which a sweep difference is a tie."""
+    pair = search[np.isclose(search["beta"], q1["beta"]) & np.isclose(search["rho"], q1["rho"])]
+    return float(pair["feature_score"].max() - pair["feature_score"].min()) if pair["seed"].nunique() > 1 else None
+
+
+def margin(best: pd.Series, runner_up: pd.Series | None, noise: float | None) -> str:
+    """'; 0.012 above the next (Lhid 50, λ 0): inside the seed-to-seed change of 0.02, a tie' or ''."""
+    if runner_up is None or noise is None:
+        return ""
+    gap = float(best["feature_score"] - runner_up["feature_score"])
+    return (f"; {num(gap, 2)} above the next (Lhid = {int(runner_up['hidden'])}, λ = {num(runner_up['lambda'])}), "
+            + (f"inside the change of {num(noise, 2)} between two seeds of the same network in the search: a tie"
+               if gap < noise else f"more than the change of {num(noise, 2)} between two seeds in the search"))
+
+
 def sweep_section(src: Sources, q1: dict) -> list[Block]:
     """Q1 (d): Lhid × λ grid; every comparison is computed from results/q1/sweep_summary/sweep.csv."""
     sweep = src.csv(paths.Q1_SUMMARY_RESULTS / "sweep.csv")
@@ -118,12 +145,15 @@ def sweep_section(src: Sources, q1: dict) -> list[Block]:
     _, local_by_hidden = means_by(sweep, "hidden", "localisation")
     lam_names = [f"λ = {num(v)}" for v in lams]
     hidden_names = [f"Lhid = {v}" for v in hiddens]
-    best = sweep.loc[sweep["feature_score"].idxmax()]
+    ranked = sweep.sort_values("feature_score", ascending=False).reset_index(drop=True)
+    best = ranked.iloc[0]
+    noise = seed_noise(src.csv(paths.Q1_SEARCH_RESULTS / "search.csv"), q1)
+    runner_up = ranked.iloc[1] if len(ranked) > 1 else None
     return [
         Heading(3, "Q1 (d) Lhid × λ"),
         Paragraph(f"{len(sweep)} networks, Lhid ∈ {{{', '.join(map(str, hiddens))}}} × "
                   f"λ ∈ {{{', '.join(num(v) for v in lams)}}}, with "
-                  f"β = {num(q1['beta'])} and ρ = {num(q1['rho'])} fixed."),
+                  f"β = {num(q1['beta'])} and ρ = {num(q1['rho'])} fixed, each trained once (seed {q1['seed']})."),
         src.figure(paths.Q1_SUMMARY_PLOTS / "features.png", "Features of every network: rows λ, columns Lhid."),
         Table(sweep[["hidden", "lambda", "heldout_r2", "rho_hat_mean", "localisation", "coherence",
                      "feature_score"]]),
@@ -134,7 +164,7 @@ def sweep_section(src: Sources, q1: dict) -> list[Block]:
             "many components (baseline) explains " + ", ".join(f"{pct(pca[str(h)])} at {h}" for h in hiddens) + ".",
             trend(local_by_hidden, hidden_names, "The mean localisation over λ") + ".",
             f"The highest feature score is at Lhid = {int(best['hidden'])}, λ = {num(best['lambda'])} "
-            f"({num(best['feature_score'], 3)}).",
+            f"({num(best['feature_score'], 3)})" + margin(best, runner_up, noise) + ".",
         )),
         Paragraph(
             "Weight decay penalises large weights, so it trades reconstruction for smooth filters: from "

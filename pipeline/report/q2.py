@@ -8,6 +8,7 @@ import pandas as pd
 
 from pipeline.common import paths
 from pipeline.common.document import Block, Bullets, Heading, Paragraph, Table
+from pipeline.common.seeds import seed_folder
 from pipeline.q2.data import VOCAB_SIZE
 from pipeline.report.sources import Sources, num, pct
 
@@ -17,35 +18,49 @@ def label(result: dict) -> str:
 
 
 def network_table(src: Sources, names: list[str], results: dict[str, dict]) -> pd.DataFrame:
-    """One row per network: epochs, train CE at the kept epoch, validation and test CE / accuracy."""
+    """One row per network: means over the seeds of validation and test CE / accuracy, the validation CE's std,
+    kept epochs per seed, and the training CE of the median seed at its kept epoch."""
     rows = []
     for name in names:
-        curve, r = src.csv(paths.Q2_TRAIN_PLOTS / name / paths.CURVE), results[name]
+        r = results[name]
+        median = next(row for row in r["per_seed"] if row["seed"] == r["median_seed"])
+        curve = src.csv(paths.Q2_TRAIN_PLOTS / name / seed_folder(r["median_seed"]) / paths.CURVE)
         rows.append({
             "network": label(r), "parameters": r["parameters"],
-            "best epoch": r["best_epoch"], "stopped epoch": r["stopped_epoch"],
-            "train CE": float(curve.loc[curve["epoch"] == r["best_epoch"], "train_cross_entropy"].iloc[0]),
-            "val CE": r["val_cross_entropy"], "val accuracy": r["val_accuracy"],
-            "test CE": r["test_cross_entropy"], "test accuracy": r["test_accuracy"],
+            "kept epochs": " ".join(str(row["best_epoch"]) for row in r["per_seed"]),
+            "train CE": float(curve.loc[curve["epoch"] == median["best_epoch"], "train_cross_entropy"].iloc[0]),
+            "val CE": r["val_cross_entropy"]["mean"], "val CE std": r["val_cross_entropy"]["std"],
+            "val accuracy": r["val_accuracy"]["mean"],
+            "test CE": r["test_cross_entropy"]["mean"], "test accuracy": r["test_accuracy"]["mean"],
         })
     return pd.DataFrame(rows)
 
 
-def comparison(table: pd.DataFrame) -> tuple[str, ...]:
-    """Computed sentences: best network by validation CE and its margins, perplexity, overfitting gap."""
+def ce_difference(a: pd.Series, b: pd.Series, seeds: int) -> tuple[float, bool]:
+    """b - a of two mean validation CEs and whether it is a tie: inside 1.96 sqrt(std_a^2/k + std_b^2/k), or smaller
+    than the larger seed std (the validation set's own sampling noise, with ~10^5 trigrams, is far smaller)."""
+    diff = b["val CE"] - a["val CE"]
+    width = 1.96 * math.sqrt((a["val CE std"] ** 2 + b["val CE std"] ** 2) / seeds)
+    return diff, abs(diff) < max(width, a["val CE std"], b["val CE std"])
+
+
+def comparison(table: pd.DataFrame, seeds: int) -> tuple[str, ...]:
+    """Computed sentences: best network by mean validation CE and its margins (ties named), perplexity, overfitting."""
     ranked = table.sort_values("val CE").reset_index(drop=True)
     best = ranked.iloc[0]
-    margins = ", ".join(f"{num(row['val CE'] - best['val CE'], 3)} below {row['network']}"
-                        for _, row in ranked.iloc[1:].iterrows())
+    margins = []
+    for _, row in ranked.iloc[1:].iterrows():
+        diff, tie = ce_difference(best, row, seeds)
+        margins.append(f"{num(diff, 3)} below {row['network']}" + (": a tie" if tie else ""))
     return (
-        f"{best['network']} has the lowest validation cross-entropy, {num(best['val CE'])}"
-        + (f" ({margins})." if margins else "."),
+        f"{best['network']} has the lowest mean validation cross-entropy over {seeds} seeds, {num(best['val CE'])} "
+        f"(std {num(best['val CE std'], 2)})" + (f" ({', '.join(margins)})." if margins else "."),
         "As perplexities (e^CE, the effective number of equally likely next words): "
         + ", ".join(f"{row['network']} {math.exp(row['val CE']):.1f}" for _, row in table.iterrows())
         + f", against {VOCAB_SIZE} for guessing uniformly over the vocabulary (CE {num(math.log(VOCAB_SIZE))}).",
-        "Test cross-entropy ranks the networks as "
-        + " < ".join(table.sort_values("test CE")["network"]) + "; test accuracy (top-1 word correct) ranges from "
-        f"{pct(table['test accuracy'].min())} to {pct(table['test accuracy'].max())}.",
+        "Mean test cross-entropy ranks the networks as "
+        + " < ".join(table.sort_values("test CE")["network"]) + "; mean test accuracy (top-1 word correct) ranges "
+        f"from {pct(table['test accuracy'].min())} to {pct(table['test accuracy'].max())}.",
         overfitting(table),
     )
 
@@ -56,13 +71,14 @@ def beside_counts(table: pd.DataFrame, counts: dict) -> str:
     return (f"The count baseline (interpolated 1- to 4-gram frequencies, weights fitted on validation, `q2_baseline`) "
             f"reaches validation cross-entropy {num(counts['val_cross_entropy'])} and test "
             f"{num(counts['test_cross_entropy'])} (test accuracy {pct(counts['test_accuracy'])}); "
-            + (f"below it on validation: {', '.join(better)}" if better else "no network is below it on validation")
+            + (f"below it on validation (mean over seeds): {', '.join(better)}" if better
+               else "no network is below it on validation (mean over seeds)")
             + (f"; not below it: {', '.join(n for n in table['network'] if n not in better)}."
                if len(better) < len(table) else "."))
 
 
 def overfitting(table: pd.DataFrame) -> str:
-    """Which network's validation CE exceeds its training CE most at the kept epoch, and is it the largest?"""
+    """Which network's validation CE exceeds its training CE most at the kept epoch (median seed), is it the largest?"""
     gaps = table["val CE"] - table["train CE"]
     if gaps.max() <= 0:
         return ("At the kept epoch every network's validation cross-entropy is at or below its training "
@@ -77,13 +93,14 @@ def overfitting(table: pd.DataFrame) -> str:
 
 
 def stopping(names: list[str], results: dict[str, dict], params: dict) -> str:
-    """Per network: did early stopping end training, or the epoch limit?"""
+    """Per network: how many seeds early stopping ended before the epoch limit, and the kept epochs."""
     parts = []
     for name in names:
         r, limit = results[name], params["q2"]["sizes"][name]["epochs"]
-        early = r["stopped_epoch"] < limit
-        how = f"was stopped early at epoch {r['stopped_epoch']}" if early else "reached its epoch limit"
-        parts.append(f"{label(r)} {how} (limit {limit}) and kept epoch {r['best_epoch']}")
+        early = sum(row["stopped_epoch"] < limit for row in r["per_seed"])
+        kept = ", ".join(str(row["best_epoch"]) for row in r["per_seed"])
+        parts.append(f"{label(r)}: stopped early in {early} of {len(r['per_seed'])} seeds (limit {limit}), kept "
+                     f"epochs {kept}")
     return "; ".join(parts) + "."
 
 
@@ -92,6 +109,7 @@ def training(src: Sources, params: dict) -> list[Block]:
     q2 = params["q2"]
     names = list(q2["sizes"])
     results = {name: src.json(paths.Q2_TRAIN_RESULTS / name / paths.RESULT) for name in names}
+    seeds = len(results[names[0]]["seeds"])
     table = network_table(src, names, results)
     counts = src.json(paths.Q2_BASELINE_RESULTS / "counts.json")
     blocks: list[Block] = [
@@ -100,18 +118,23 @@ def training(src: Sources, params: dict) -> list[Block]:
             f"Each network maps the three words through one shared {VOCAB_SIZE} × D embedding, a sigmoid hidden "
             f"layer of P units and a {VOCAB_SIZE}-way softmax. Mini-batch SGD, batch {q2['batch_size']}, momentum "
             f"{num(q2['momentum'])}, Gaussian initialisation with std {num(q2['init_std'])}, learning rate "
-            f"{num(q2['lr'])} ({q2['schedule']} schedule), early stopping on the validation cross-entropy with "
-            f"patience {q2['patience']} (the weights of the best epoch are kept). " + stopping(names, results, params)
+            + ", ".join(f"{num(size['lr'])} for {label(results[name])}" for name, size in q2["sizes"].items())
+            + f" ({q2['schedule']} schedule), early stopping on the validation cross-entropy with "
+            f"patience {q2['patience']} (the weights of the best epoch are kept). Each network is trained with "
+            f"{seeds} seeds ({', '.join(map(str, q2['seeds']))}); the table gives means over them. "
+            + stopping(names, results, params)
         ),
         Table(table),
         src.figure(paths.Q2_SUMMARY_PLOTS / "validation_curves.png",
                    "Validation cross-entropy and accuracy per epoch of the "
-                   f"{len(names)} networks (dots: the kept epoch)."),
+                   f"{len(names)} networks, each its median seed (dots: the kept epoch)."),
     ]
-    blocks += [src.figure(paths.Q2_TRAIN_PLOTS / name / "curve.png", f"{label(results[name])}: training and validation "
-                          "cross-entropy per epoch.") for name in names]
+    blocks += [src.figure(paths.Q2_TRAIN_PLOTS / name / "curve.png",
+                          f"{label(results[name])}, seed {results[name]['median_seed']} (the median validation "
+                          "cross-entropy): training and validation cross-entropy per epoch, the other seeds' "
+                          "validation curves in grey.") for name in names]
     blocks += [
-        Bullets((*comparison(table), beside_counts(table, counts))),
+        Bullets((*comparison(table, seeds), beside_counts(table, counts))),
         Paragraph(
             "A larger embedding lets words that behave alike share finer distinctions, and a larger hidden layer "
             "can combine the three context words in more ways; the price is more parameters to fit from the same "
@@ -139,7 +162,9 @@ def prediction(src: Sources, params: dict) -> list[Block]:
     blocks: list[Block] = [
         Heading(3, f"Q2 (b) Predicting the 4th word of {len(truth)} test trigrams"),
         Paragraph(
-            f"Network {pred['network']}; {len(truth)} test trigrams drawn with seed {pred['seed']}. For each, the "
+            f"Network {pred['network']} (the seed with the median validation cross-entropy, "
+            f"{src.json(paths.Q2_TRAIN_RESULTS / pred['network'] / paths.RESULT)['median_seed']}); {len(truth)} test "
+            f"trigrams drawn with seed {pred['seed']}. For each, the "
             f"{pred['top']} most probable next words (of all {VOCAB_SIZE} probabilities, kept in "
             "`results/q2/predict/probabilities.csv`), most probable first, and the rank of the word the test set has."
         ),

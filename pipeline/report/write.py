@@ -45,7 +45,9 @@ def runs_section(logs: dict[str, dict]) -> list[Block]:
         env = log.get("environment", {})
         libraries = "; ".join(f"{t.get('internal_api')} {t.get('version')} {t.get('architecture') or ''}, "
                               f"{t.get('num_threads')} thread(s)" for t in env.get("threads", []))
-        epochs = log.get("epoch_seconds") or []
+        # per seed since the trainings run once per seed (provenance.log_training); top level in older logs
+        epochs = [e for run in (log.get("seeds") or {}).values() for e in run.get("epoch_seconds") or []] \
+            or log.get("epoch_seconds") or []
         rows.append({"stage": stage, "training seconds": log.get("train_seconds", ""),
                      "seconds per epoch": round(sum(epochs) / len(epochs), 3) if epochs else "",
                      "BLAS / OpenMP": libraries,
@@ -68,7 +70,7 @@ def data_files(src: Sources, params: dict) -> pd.DataFrame:
 def provenance_section(src: Sources, params: dict) -> list[Block]:
     """Parameters, data checksums, software versions and seeds."""
     flat = {key: str(value) for key, value in flatten(params).items()}
-    seeds = {key: value for key, value in flat.items() if key.rsplit(".", 1)[-1] == "seed"}
+    seeds = {key: value for key, value in flat.items() if key.rsplit(".", 1)[-1] in ("seed", "seeds")}
     return [
         Heading(2, "How this was produced"),
         Paragraph("`dvc repro` runs one script per stage (`python -m pipeline.<study>.<stage>`, see dvc.yaml); "

@@ -136,7 +136,7 @@ def test_interrupting_dvc_repro_loses_nothing(clean, signum):
                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
     try:
         deadline = time.monotonic() + 300
-        while "epoch 2:" not in (line := job.stdout.readline()):  # training is under way
+        while "epoch 2/" not in (line := job.stdout.readline()):  # training is under way
             assert line and time.monotonic() < deadline, "the stage never started training"
         os.killpg(job.pid, signum)  # Ctrl-C in a terminal signals the whole foreground process group
         job.wait(timeout=120)

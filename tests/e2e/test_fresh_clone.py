@@ -15,6 +15,7 @@ import pytest
 import yaml
 
 from pipeline.common import paths
+from pipeline.common.seeds import seed_folder
 from tests.conftest import ROOT, set_key
 
 pytestmark = pytest.mark.slow
@@ -56,8 +57,14 @@ def test_the_shipped_models_score_a_file_with_only_the_test_windows(clone, tmp_p
     test_only = tmp_path / "test_only.h5"
     with h5py.File(clone / source, "r") as full, h5py.File(test_only, "w") as out:
         out["tstX"], out["tstY"] = full["tstX"][()], full["tstY"][()]
-    for model in ("rnn", "lstm", "gru"):
+    for model in ("rnn", "lstm", "gru"):  # every seed's model, and their mean
         done = _run(clone, "pipeline.q3.evaluate", "--model", model, "--data", str(test_only))
         assert done.returncode == 0, done.stderr
         shipped = json.loads((clone / paths.Q3_TRAIN_RESULTS / model / paths.RESULT).read_text())
-        assert f"accuracy {shipped['test_accuracy']:.4f}" in done.stdout, done.stdout
+        for row in shipped["per_seed"]:
+            artifact = paths.Q3_TRAIN_ARTIFACTS / model / seed_folder(row["seed"]) / paths.MODEL
+            assert f"{artifact} on {test_only} (test, " in done.stdout, done.stdout
+            assert f"accuracy {row['test_accuracy']:.4f}," in done.stdout, done.stdout
+        if len(shipped["seeds"]) > 1:
+            assert (f"{model} over {len(shipped['seeds'])} seeds: accuracy {shipped['test_accuracy']['mean']:.4f} "
+                    f"+- {shipped['test_accuracy']['std']:.4f}") in done.stdout, done.stdout

@@ -7,6 +7,7 @@ import json
 import pytest
 
 from pipeline.common import paths
+from pipeline.common.seeds import spread
 from pipeline.q1 import baseline as q1_baseline
 from pipeline.q2 import baseline as q2_baseline
 from pipeline.q3 import baseline as q3_baseline
@@ -35,8 +36,26 @@ def test_q3_baseline_chooses_its_weight_decay_on_validation(project, monkeypatch
     code, err = project.run(q3_baseline, monkeypatch=monkeypatch, capsys=capsys)
     assert code == 0, err
     result = json.loads((paths.Q3_BASELINE_RESULTS / "summary_softmax.json").read_text())
-    assert set(result["val_accuracy"]) == {"0.01", "1"} and result["features"] == 36
-    assert result["val_accuracy"][f"{result['weight_decay']:g}"] == max(result["val_accuracy"].values())
+    assert result["features"] == 36 and result["seeds"] == [0, 1]  # q3.seeds of the project
+    assert [row["seed"] for row in result["per_seed"]] == [0, 1]
+    for row in result["per_seed"]:  # each seed's own split chooses its own decay
+        assert set(row["val_accuracy"]) == {"0.01", "1"} and row["weight_decay"] in (0.01, 1.0)
+        assert row["val_accuracy"][f"{row['weight_decay']:g}"] == max(row["val_accuracy"].values())
+        assert 0 <= row["test_accuracy"] <= 1
+    assert result["test_accuracy"] == spread([row["test_accuracy"] for row in result["per_seed"]])
+
+
+def test_q3_baseline_draws_the_split_of_each_seed(project, monkeypatch, capsys):
+    project.set("q3.seeds", [1])
+    code, err = project.run(q3_baseline, monkeypatch=monkeypatch, capsys=capsys)
+    assert code == 0, err
+    alone = json.loads((paths.Q3_BASELINE_RESULTS / "summary_softmax.json").read_text())
+    project.set("q3.seeds", [0, 1])
+    code, err = project.run(q3_baseline, monkeypatch=monkeypatch, capsys=capsys)
+    assert code == 0, err
+    both = json.loads((paths.Q3_BASELINE_RESULTS / "summary_softmax.json").read_text())
+    assert both["per_seed"][1] == alone["per_seed"][0]  # a seed's row does not depend on the other seeds
+    assert alone["test_accuracy"]["std"] == 0.0
 
 
 def test_q3_baseline_names_a_bad_weight_decay(project, monkeypatch, capsys):

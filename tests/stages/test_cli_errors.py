@@ -29,7 +29,7 @@ pytestmark = pytest.mark.slow  # each test starts one or more Python processes
 STAGES = (preprocess, search, q1_train, sweep, sweep_summary, q2_train, summary, predict, embeddings, q3_train,
           compare, write)
 ONE_GRU = {"hidden": 4, "head": "4", "lr": 0.1, "schedule": "cosine", "lr_min": 0.0, "epochs": 2, "patience": 2,
-           "clip": 5.0, "recurrent_init": "glorot", "recurrent_gain": 1.0}
+           "clip": 5.0, "recurrent_init": "glorot", "recurrent_gain": 1.0, "rotation": 0, "scale": 0, "jitter": 0}
 
 # (stage, its arguments, {params.yaml key: bad value}, the one error line after "error: params.yaml ")
 BAD = [
@@ -39,7 +39,8 @@ BAD = [
     ("pipeline.q1.search", [], {"q1.search.beta": []}, "q1.search.beta = []: must be a non-empty list"),
     ("pipeline.q1.sweep", ["5.5", "0"], {}, "q1.sweep.hidden = '5.5': must be a positive integer"),
     ("pipeline.q1.sweep_summary", [], {"q1.sweep.lambda": [0, -0.5]}, "q1.sweep.lambda[1] = -0.5: must be >= 0"),
-    ("pipeline.q2.train", ["d4_p8"], {"q2.lr": "fast"}, "q2.lr = 'fast': must be a finite number"),
+    ("pipeline.q2.train", ["d4_p8"], {"q2.sizes.d4_p8.lr": "fast"}, "q2.sizes.d4_p8.lr = 'fast': must be a finite "
+                                                                    "number"),
     ("pipeline.q2.train", ["d32_p256"], {}, "q2.sizes.d32_p256 = None: missing (add the entry to params.yaml)"),
     ("pipeline.q2.summary", [], {"q2.sizes": {}}, "q2.sizes = {}: must be a non-empty mapping"),
     ("pipeline.q2.predict", [], {"q2.predict.count": 0}, "q2.predict.count = 0: must be a positive integer"),
@@ -47,6 +48,15 @@ BAD = [
     ("pipeline.q3.train", ["gru"], {"q3.standardise": "maybe"}, "q3.standardise = 'maybe': must be true or false"),
     ("pipeline.q3.train", ["gru"], {"q3.models.gru.clip": "off"}, "q3.models.gru.clip = 'off': must be a finite "
                                                                   "number"),
+    ("pipeline.q2.train", ["d4_p8"], {"q2.seeds": [0, -1]}, "q2.seeds[1] = -1: must be an integer >= 0"),
+    ("pipeline.q3.train", ["gru"], {"q3.seeds": []}, "q3.seeds = []: must be a non-empty list"),
+    ("pipeline.q3.train", ["gru"], {"q3.seeds": [1, 1]}, "q3.seeds = [1, 1]: values must be distinct"),
+    ("pipeline.q3.train", ["gru"], {"q3.seeds": [-1]}, "q3.seeds[0] = -1: must be an integer >= 0"),
+    ("pipeline.q3.baseline", [], {"q3.seeds": [0, 0]}, "q3.seeds = [0, 0]: values must be distinct"),
+    ("pipeline.q3.train", ["gru"], {"q3.models.gru.rotation": 200},
+     "q3.models.gru.rotation = 200: must be in [0, 180] (degrees)"),
+    ("pipeline.q3.train", ["gru"], {"q3.models.gru.scale": 1.0}, "q3.models.gru.scale = 1.0: must be in [0, 1)"),
+    ("pipeline.q3.train", ["gru"], {"q3.models.gru.jitter": -1}, "q3.models.gru.jitter = -1: must be >= 0"),
     ("pipeline.q3.compare", [], {"q3.models.transformer": ONE_GRU},
      "q3.models (key) = 'transformer': must be one of rnn, lstm, gru"),
     ("pipeline.report.write", [], {"q1.sgd.lrr": 0.1},
@@ -111,8 +121,8 @@ def test_a_bad_sweep_item_and_bad_params_are_reported_together(tmp_path):
 # stage, its arguments, the huge learning rate's key and value, the changes that make the run tiny
 DIVERGING = [
     ("pipeline.q1.train", [], "q1.sgd.lr", 1e300, {"q1.solver": "sgd", "q1.sgd.epochs": 2, "q1.sgd.batch_size": 8}),
-    ("pipeline.q2.train", ["d4_p8"], "q2.lr", 1e300, {}),
-    ("pipeline.q2.train", ["d4_p8"], "q2.lr", 1e6, {}),  # finite losses, but 100x the first: models.trainer
+    ("pipeline.q2.train", ["d4_p8"], "q2.sizes.d4_p8.lr", 1e300, {}),
+    ("pipeline.q2.train", ["d4_p8"], "q2.sizes.d4_p8.lr", 1e6, {}),  # finite losses, but 100x the first: models.trainer
     ("pipeline.q3.train", ["rnn"], "q3.models.rnn.lr", 1e300, {}),
 ]
 
@@ -176,7 +186,7 @@ def test_an_interrupted_stage_prints_one_line_and_exits_130(tmp_path, signum, si
                            stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True,
                            preexec_fn=lambda: signal.signal(signal.SIGINT, sigint))
     try:
-        assert "epoch 1:" in job.stderr.readline()  # training is under way
+        assert "epoch 1/100000:" in job.stderr.readline()  # training is under way
         job.send_signal(signum)
         if sigint == signal.SIG_IGN:  # Ctrl-C does nothing to it: it trains on until SIGTERM
             time.sleep(1)

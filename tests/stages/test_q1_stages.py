@@ -245,18 +245,21 @@ def test_sweep_then_summary_uses_only_the_grid_from_params(edges, monkeypatch, c
                                    "Lhid 5, lambda 0.01 (run `dvc repro` to produce it)"]
 
 
-def test_search_end_to_end_writes_table_and_chooses_one_pair(edges, monkeypatch, capsys):
+def test_search_end_to_end_writes_table_and_chooses_one_pair_per_seed(edges, monkeypatch, capsys):
+    edges.set("q1.search.seeds", [0, 1]).set("q1.search.iterations", 20)
     code, lines = edges.run(search, monkeypatch=monkeypatch, capsys=capsys)
     assert code == 0, lines
     table = pd.read_csv(paths.Q1_SEARCH_RESULTS / "search.csv")
-    assert table[["beta", "rho"]].values.tolist() == [[0.1, 0.1], [1.0, 0.1]]
-    assert table["chosen"].sum() == 1
-    assert "chosen" in (paths.Q1_SEARCH_RESULTS / "search.md").read_text()
+    assert table[["seed", "beta", "rho"]].values.tolist() == [[0, 0.1, 0.1], [0, 1.0, 0.1], [1, 0.1, 0.1],
+                                                              [1, 1.0, 0.1]]
+    assert table.groupby("seed")["chosen"].sum().tolist() == [1, 1]
+    text = (paths.Q1_SEARCH_RESULTS / "search.md").read_text()
+    assert "Chosen per seed" in text and "seed 0: beta = " in text and "seed 1: beta = " in text
     assert not [column for column in table.columns if "seconds" in column]  # wall-clock times go to logs/
     for name in ("heatmap.png", "features.png"):
         assert (paths.Q1_SEARCH_PLOTS / name).stat().st_size > 0
     log = json.loads((edges.root / "logs/q1_search.json").read_text())
-    assert set(log["per_pair"]) == {"beta=0.1 rho=0.1", "beta=1 rho=0.1"}
+    assert set(log["per_pair"]) == {f"seed={seed} beta={b} rho=0.1" for seed in (0, 1) for b in ("0.1", "1")}
 
 
 def _network():

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import json
 import math
+import re
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from pipeline.common import paths
+from pipeline.common import paths, seeds
 from pipeline.q2 import embeddings, network, predict, summary, train
 from tests.conftest import Project
 
 NET = "d4_p8"  # the one q2.sizes entry of the project fixture
+SEEDS = Project.TINY["q2.seeds"]
 LOG = paths.LOGS / f"q2_train@{NET}.json"  # the run's wall-clock times (provenance.write_log)
 
 
@@ -23,12 +25,12 @@ def sizes(**changes) -> dict:
 
 
 def test_bad_training_params_exit_2_with_one_line_per_key(project, monkeypatch, capsys):
-    for key, value in {"q2.lr": -0.1, "q2.momentum": 1.0, "q2.patience": 0, "q2.sizes": sizes(dim=0),
+    for key, value in {"q2.momentum": 1.0, "q2.patience": 0, "q2.sizes": sizes(dim=0, lr=-0.1),
                        "q2.schedule": "linear", "q2.dtype": "float16"}.items():
         project.set(key, value)
     code, err = project.run(train, NET, monkeypatch=monkeypatch, capsys=capsys)
     assert code == 2
-    expected = ["q2.lr = -0.1", "q2.momentum = 1.0", "q2.patience = 0", f"q2.sizes.{NET}.dim = 0",
+    expected = [f"q2.sizes.{NET}.lr = -0.1", "q2.momentum = 1.0", "q2.patience = 0", f"q2.sizes.{NET}.dim = 0",
                 "q2.schedule = 'linear'", "q2.dtype = 'float16'"]
     assert len(err) == len(expected)
     for key in expected:
@@ -42,21 +44,21 @@ def test_unknown_network_name_is_one_line(project, monkeypatch, capsys):
 
 
 def test_cosine_needs_lr_min_below_lr(project, monkeypatch, capsys):
-    project.set("q2.schedule", "cosine").set("q2.lr", 0.1).set("q2.lr_min", 0.2)
+    project.set("q2.schedule", "cosine").set("q2.sizes", sizes(lr=0.1)).set("q2.lr_min", 0.2)
     code, err = project.run(train, NET, monkeypatch=monkeypatch, capsys=capsys)
-    assert code == 2 and err == ["error: params.yaml q2.lr_min = 0.2 must be < q2.lr = 0.1"]
+    assert code == 2 and err == [f"error: params.yaml q2.lr_min = 0.2 must be < q2.sizes.{NET}.lr = 0.1"]
 
 
 def test_divergence_is_one_line_and_leaves_the_earlier_outputs_byte_identical(project, monkeypatch, capsys):
     code, err = project.run(train, NET, monkeypatch=monkeypatch, capsys=capsys)
     assert code == 0, err
-    project.set("q2.lr", 1e6)  # the loss grows to ~8e4, finite: stopped by MAX_LOSS_GROWTH, not by NaN
+    project.set("q2.sizes", sizes(lr=1e6))  # the loss grows to ~8e4, finite: stopped by MAX_LOSS_GROWTH, not by NaN
     before = {f: (project.root / f).read_bytes() for f in project.files()}
     assert str(paths.Q2_TRAIN_RESULTS / NET / paths.RESULT) in before and str(LOG) in before
     code, err = project.run(train, NET, monkeypatch=monkeypatch, capsys=capsys)
     assert code == 2 and len(err) == 1, err
-    assert err[0].startswith(f"error: q2_train {NET}: training diverged at epoch 1 (loss ")
-    assert "lower params.yaml q2.lr (now 1000000.0)" in err[0]
+    assert re.match(rf"error: q2_train {NET} seed [01]: training diverged at epoch 1 \(loss ", err[0]), err[0]
+    assert f"lower params.yaml q2.sizes.{NET}.lr (now 1000000.0)" in err[0]
     loss = float(err[0].split("(loss ")[1].split(")")[0])
     assert math.isfinite(loss) and loss > 100 * math.log(250)
     assert {f: (project.root / f).read_bytes() for f in project.files()} == before
@@ -91,7 +93,7 @@ def test_bad_predict_and_embedding_params(project, monkeypatch, capsys):
     project.set("q2.predict.count", 3).set("q2.predict.top", 5)
     code, err = project.run(predict, monkeypatch=monkeypatch, capsys=capsys)  # NET not trained yet
     assert code == 2 and len(err) == 1
-    assert f"{network.artifact_path(NET)}: missing (run `dvc repro`" in err[0]
+    assert f"{paths.Q2_TRAIN_RESULTS / NET / paths.RESULT}: missing (run `dvc repro`" in err[0]
     project.set("q2.embeddings.words", "w1,nonsense")
     code, err = project.run(embeddings, monkeypatch=monkeypatch, capsys=capsys)
     assert code == 2 and err == ["error: params.yaml q2.embeddings.words = 'w1,nonsense': "
@@ -130,32 +132,64 @@ def test_cosine_neighbours_and_pca_by_hand():
 
 def test_tiny_end_to_end(project, monkeypatch, capsys):
     project.set("q2.sizes", sizes(epochs=3)).set("q2.patience", 2)
+    monkeypatch.setenv("EEE443_JOBS", "1")  # in this process, so that capsys sees every progress line
     code, err = project.run(train, NET, monkeypatch=monkeypatch, capsys=capsys)
     assert code == 0, err
-    assert sum(f"q2_train {NET} epoch" in line for line in err) >= 1  # one progress line per epoch
+    for seed in SEEDS:  # one progress line per epoch and seed
+        assert any(line.startswith(f"q2_train {NET} seed {seed} epoch 1/3: ") for line in err), err
+    folders = [seeds.seed_folder(seed) for seed in SEEDS]
+    assert project.files("artifacts") == {str(network.artifact_path(NET, seed)) for seed in SEEDS}
+    assert project.files("results") == {str(paths.Q2_TRAIN_RESULTS / NET / paths.RESULT),
+                                        *(str(paths.Q2_TRAIN_RESULTS / NET / f / paths.RESULT) for f in folders)}
+    assert project.files("plots") == {str(paths.Q2_TRAIN_PLOTS / NET / "curve.png"),
+                                      *(str(paths.Q2_TRAIN_PLOTS / NET / f / paths.CURVE) for f in folders)}
+    runs = [json.loads((paths.Q2_TRAIN_RESULTS / NET / f / paths.RESULT).read_text()) for f in folders]
+    for seed, run in zip(SEEDS, runs, strict=True):
+        assert run["seed"] == seed
+        for key in ("val_cross_entropy", "val_accuracy", "test_cross_entropy", "test_accuracy", "best_epoch",
+                    "stopped_epoch", "stop_reason"):
+            assert key in run
+        assert run["parameters"] == 250 * 4 + 3 * 4 * 8 + 8 + 8 * 250 + 250  # R, W1, b1, W2, b2
+        curve = pd.read_csv(paths.Q2_TRAIN_PLOTS / NET / seeds.seed_folder(seed) / paths.CURVE)
+        assert len(curve) == run["stopped_epoch"] and list(curve.columns) == train.CURVE_COLUMNS
+        assert list(curve.columns) == ["epoch", "lr", "train_cross_entropy", "train_accuracy", "val_cross_entropy",
+                                       "val_accuracy"]  # no seconds
+        assert run["val_cross_entropy"] == pytest.approx(curve["val_cross_entropy"].min(), rel=1e-5)
     result = json.loads((paths.Q2_TRAIN_RESULTS / NET / paths.RESULT).read_text())
-    for key in ("val_cross_entropy", "val_accuracy", "test_cross_entropy", "test_accuracy", "best_epoch",
-                "stopped_epoch", "stop_reason"):
-        assert key in result
-    assert not [key for key in result if "seconds" in key]  # wall-clock times go to logs/ only
-    assert result["parameters"] == 250 * 4 + 3 * 4 * 8 + 8 + 8 * 250 + 250  # R, W1, b1, W2, b2
-    curve = pd.read_csv(paths.Q2_TRAIN_PLOTS / NET / paths.CURVE)
-    assert len(curve) == result["stopped_epoch"] and list(curve.columns) == train.CURVE_COLUMNS
-    assert list(curve.columns) == ["epoch", "lr", "train_cross_entropy", "train_accuracy", "val_cross_entropy",
-                                   "val_accuracy"]  # no seconds
+    assert result["seeds"] == SEEDS and (result["dim"], result["hidden"]) == (4, 8)
+    assert result["parameters"] == runs[0]["parameters"]
+    for key in ("val_cross_entropy", "val_accuracy", "test_cross_entropy", "test_accuracy"):
+        assert result[key] == seeds.spread([run[key] for run in runs]), key
+    assert result["per_seed"] == [{key: run[key] for key in ("seed", "val_cross_entropy", "val_accuracy",
+                                                             "test_cross_entropy", "test_accuracy", "best_epoch",
+                                                             "stopped_epoch")} for run in runs]
+    ces = [run["val_cross_entropy"] for run in runs]
+    assert ces[0] != ces[1]  # the seeds trained differently
+    assert result["median_seed"] == SEEDS[ces.index(min(ces))]  # of two, the lower one
+    for summary_file in (result, *runs):
+        assert not [key for key in summary_file if "seconds" in key]  # wall-clock times go to logs/ only
     log = json.loads(LOG.read_text())
-    assert log["stage"] == f"q2_train@{NET}" and log["train_seconds"] >= 0
-    assert len(log["epoch_seconds"]) == result["stopped_epoch"] and "versions" in log["environment"]
+    assert log["stage"] == f"q2_train@{NET}" and log["train_seconds"] >= 0 and "versions" in log["environment"]
+    assert list(log["seeds"]) == [str(seed) for seed in SEEDS]
+    for seed, run in zip(SEEDS, runs, strict=True):
+        assert len(log["seeds"][str(seed)]["epoch_seconds"]) == run["stopped_epoch"]
     assert not any((project.root / ".staging").glob("*"))  # the staging copy is gone once swapped in
-    assert result["val_cross_entropy"] == pytest.approx(curve["val_cross_entropy"].min(), rel=1e-5)
     assert (paths.Q2_TRAIN_PLOTS / NET / "curve.png").stat().st_size > 0
-    model, params = network.load_network(paths.Q2_TRAIN_ARTIFACTS / NET / paths.MODEL)
+    path, median = network.median_network(NET)
+    assert (path, median) == (network.artifact_path(NET, result["median_seed"]), result["median_seed"])
+    model, params = network.load_network(path)
     assert (model.dim, model.hidden) == (4, 8)
+    _, other = network.load_network(network.artifact_path(NET, next(s for s in SEEDS if s != median)))
+    assert not np.array_equal(params["R"], other["R"])
 
     code, err = project.run(summary, monkeypatch=monkeypatch, capsys=capsys)
     assert code == 0, err
     metrics = json.loads(paths.Q2_METRICS.read_text())
-    assert metrics == {NET: {key: result[key] for key in ("val_cross_entropy", "test_cross_entropy", "test_accuracy")}}
+    ce = result["val_cross_entropy"]
+    assert metrics == {NET: {"val_cross_entropy": ce["mean"], "val_cross_entropy_std": ce["std"],
+                             "val_cross_entropy_min": ce["min"], "val_cross_entropy_max": ce["max"],
+                             "test_cross_entropy": result["test_cross_entropy"]["mean"],
+                             "test_accuracy": result["test_accuracy"]["mean"]}}
     assert (paths.Q2_SUMMARY_PLOTS / "validation_curves.png").stat().st_size > 0
 
     code, err = project.run(predict, monkeypatch=monkeypatch, capsys=capsys)  # count 3, top 5
@@ -173,17 +207,27 @@ def test_tiny_end_to_end(project, monkeypatch, capsys):
     nearest = pd.read_csv(paths.Q2_EMBEDDINGS_RESULTS / "nearest_words.csv")
     assert list(nearest["word"]) == ["w1"] * 3 + ["w2"] * 3 and list(nearest["rank"]) == [1, 2, 3] * 2
     first = nearest[nearest["word"] == "w1"]
-    idx, sims = embeddings.cosine_neighbours(params["R"].astype(np.float64), 1, 3)
+    idx, sims = embeddings.cosine_neighbours(params["R"].astype(np.float64), 1, 3)  # the median seed's embeddings
     assert list(first["neighbour"]) == [f"w{i}" for i in idx]
     np.testing.assert_allclose(first["cosine"], sims, rtol=1e-5)
     assert "w1" in (paths.Q2_EMBEDDINGS_RESULTS / "nearest_words.md").read_text()
     assert (paths.Q2_EMBEDDINGS_PLOTS / "pca.png").stat().st_size > 0
 
 
+def test_predict_names_the_missing_model_of_the_median_seed(project, monkeypatch, capsys):
+    code, err = project.run(train, NET, monkeypatch=monkeypatch, capsys=capsys)
+    assert code == 0, err
+    median = json.loads((paths.Q2_TRAIN_RESULTS / NET / paths.RESULT).read_text())["median_seed"]
+    network.artifact_path(NET, median).unlink()
+    code, err = project.run(predict, monkeypatch=monkeypatch, capsys=capsys)
+    assert code == 2 and err == [f"error: {network.artifact_path(NET, median)}: missing (run `dvc repro` to "
+                                 "produce it)"]
+
+
 def test_summary_requires_sizes_and_results(project, monkeypatch, capsys):
     project.set("q2.sizes", None)
     code, err = project.run(summary, monkeypatch=monkeypatch, capsys=capsys)
     assert code == 2 and err[0].startswith("error: params.yaml q2.sizes = None")
-    project.set("q2.sizes", {"d8_p64": {"dim": 8, "hidden": 64, "epochs": 1}})
+    project.set("q2.sizes", {"d8_p64": {"dim": 8, "hidden": 64, "epochs": 1, "lr": 0.5}})
     code, err = project.run(summary, monkeypatch=monkeypatch, capsys=capsys)
     assert code == 2 and f"{paths.Q2_TRAIN_RESULTS / 'd8_p64' / paths.RESULT}: missing" in err[0]

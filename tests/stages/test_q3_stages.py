@@ -1,19 +1,24 @@
 """Q3 stages: stratified split, confusion matrix, the evaluate command, the compare table, params checks."""
 
 import json
+import os
 
 import h5py
 import numpy as np
+import pandas as pd
 import pytest
 
 from models.sequence_classifier import RecurrentClassifier
 from pipeline.common import paths
 from pipeline.common.artifact import load_model
 from pipeline.common.errors import UserError
+from pipeline.common.seeds import seed_folder
 from pipeline.q2.network import load_network
 from pipeline.q3 import compare, evaluate, evaluation, train
 from pipeline.q3.params import parse_head
 from tests.conftest import Project, run_stage, write_h5
+
+SEEDS = Project.TINY["q3.seeds"]
 
 
 def models(**changes) -> dict:
@@ -118,27 +123,110 @@ def test_evaluate_command_reports_a_missing_model(project, tmp_path, tiny_model_
                             capsys=capsys)
     assert code == 2 and err == [f"error: {tmp_path / 'nope.npz'}: missing (run `dvc repro` to produce it)"]
     code, err = project.run(evaluate, "--model", "gru", "--data", data, monkeypatch=monkeypatch, capsys=capsys)
-    assert code == 2 and err == [f"error: {paths.Q3_TRAIN_ARTIFACTS / 'gru' / paths.MODEL}: missing "
-                                 "(run `dvc repro` to produce it)"]
+    assert code == 2 and err == [f"error: {paths.Q3_TRAIN_ARTIFACTS / 'gru'}: no trained model (seed*/model.npz); "
+                                 "run `dvc repro q3_train@gru`"]
 
 
-def test_train_then_evaluate_by_model_name_gives_the_stage_confusion_matrix(project, monkeypatch, capsys):
+def test_train_then_evaluate_by_model_name_scores_every_seed(project, monkeypatch, capsys):
     code, err = project.run(train, "gru", monkeypatch=monkeypatch, capsys=capsys)
     assert code == 0, err
     result = json.loads((paths.Q3_TRAIN_RESULTS / "gru" / paths.RESULT).read_text())
-    assert result["model"] == "gru" and result["stopped_epoch"] == 2
-    assert not [key for key in result if "seconds" in key]  # wall-clock times go to logs/ only
-    curve = (paths.Q3_TRAIN_PLOTS / "gru" / paths.CURVE).read_text().splitlines()
-    assert curve[0] == "epoch,lr,train_loss,train_accuracy,train_error,val_loss,val_accuracy,val_error"
+    assert result["model"] == "gru" and result["seeds"] == SEEDS
+    assert [row["stopped_epoch"] for row in result["per_seed"]] == [2, 2]
+    for seed in SEEDS:
+        curve = (paths.Q3_TRAIN_PLOTS / "gru" / seed_folder(seed) / paths.CURVE).read_text().splitlines()
+        assert curve[0] == "epoch,lr,train_loss,train_accuracy,train_error,val_loss,val_accuracy,val_error"
+        assert len(curve) == 1 + 2
     log = json.loads((paths.LOGS / "q3_train@gru.json").read_text())
-    assert log["stage"] == "q3_train@gru" and log["train_seconds"] >= 0 and len(log["epoch_seconds"]) == 2
-    assert all(seconds > 0 for seconds in log["epoch_seconds"])
+    assert log["stage"] == "q3_train@gru" and log["train_seconds"] >= 0 and list(log["seeds"]) == ["0", "1"]
+    for run in log["seeds"].values():
+        assert run["train_seconds"] >= 0 and len(run["epoch_seconds"]) == 2
+        assert all(seconds > 0 for seconds in run["epoch_seconds"])
     assert not any((project.root / ".staging").glob("*"))
+
+    proc = run_stage("pipeline.q3.evaluate", ["--model", "gru", "--data", "data/raw/data3.h5"], cwd=project.root)
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.strip().splitlines()
+    assert len(lines) == len(SEEDS) + 1, lines
+    accuracies = [row["test_accuracy"] for row in result["per_seed"]]
+    for seed, line, accuracy in zip(SEEDS, lines, accuracies, strict=False):
+        assert line.startswith(f"{paths.Q3_TRAIN_ARTIFACTS / 'gru' / seed_folder(seed) / paths.MODEL} on "
+                               f"data/raw/data3.h5 (test, 12 sequences): accuracy {accuracy:.4f}, "), line
+    spread = result["test_accuracy"]
+    assert lines[-1] == (f"gru over 2 seeds: accuracy {spread['mean']:.4f} +- {spread['std']:.4f} "
+                         f"(min {spread['min']:.4f}, max {spread['max']:.4f})")
+
     cm = project.root / "cm.csv"
     code, err = project.run(evaluate, "--model", "gru", "--data", "data/raw/data3.h5", "--confusion", cm,
                             monkeypatch=monkeypatch, capsys=capsys)
+    assert code == 2 and err == ["error: --confusion needs one model: give --artifact "
+                                 "artifacts/q3/train/<model>/seed<k>/model.npz"]
+    assert not cm.exists()
+    code, err = project.run(evaluate, "--artifact", paths.Q3_TRAIN_ARTIFACTS / "gru" / "seed1" / paths.MODEL,
+                            "--data", "data/raw/data3.h5", "--confusion", cm, monkeypatch=monkeypatch, capsys=capsys)
     assert code == 0, err
-    assert cm.read_text() == (paths.Q3_TRAIN_RESULTS / "gru" / "confusion_test.csv").read_text()
+    assert cm.read_text() == (paths.Q3_TRAIN_RESULTS / "gru" / "seed1" / "confusion_test.csv").read_text()
+
+
+def test_train_writes_every_seed_and_their_summary(project, monkeypatch, capsys):
+    code, err = project.run(train, "rnn", monkeypatch=monkeypatch, capsys=capsys)
+    assert code == 0, err
+    folders = [seed_folder(seed) for seed in SEEDS]
+    results, plots = paths.Q3_TRAIN_RESULTS / "rnn", paths.Q3_TRAIN_PLOTS / "rnn"
+    assert project.files("artifacts") == {str(paths.Q3_TRAIN_ARTIFACTS / "rnn" / f / paths.MODEL) for f in folders}
+    assert project.files("results") == {str(results / paths.RESULT), *(
+        str(results / f / name) for f in folders for name in (paths.RESULT, "confusion_train.csv",
+                                                               "confusion_test.csv"))}
+    assert project.files("plots") == {*(str(plots / name) for name in ("curve.png", "confusion_train.png",
+                                                                       "confusion_test.png")),
+                                      *(str(plots / f / paths.CURVE) for f in folders)}
+    runs = [json.loads((results / f / paths.RESULT).read_text()) for f in folders]
+    assert [run["seed"] for run in runs] == SEEDS and all(run["model"] == "rnn" for run in runs)
+    summary = json.loads((results / paths.RESULT).read_text())
+    assert summary["model"] == "rnn" and summary["seeds"] == SEEDS and summary["median_seed"] in SEEDS
+    for key in ("test_accuracy", "test_cross_entropy", "val_accuracy", "val_cross_entropy"):
+        per_seed = [run[key] for run in runs]
+        assert summary[key]["mean"] == pytest.approx(np.mean(per_seed), abs=1e-12), key
+        assert (summary[key]["min"], summary[key]["max"]) == (min(per_seed), max(per_seed)), key
+        assert summary[key]["std"] == pytest.approx(np.std(per_seed, ddof=1), abs=1e-12), key
+        assert [row[key] for row in summary["per_seed"]] == per_seed, key
+    assert [row["seed"] for row in summary["per_seed"]] == SEEDS
+    assert summary["parameters"] == runs[0]["parameters"] and summary["recordings"] == runs[0]["recordings"]
+    assert summary["val_windows"] == [run["val_windows"] for run in runs]
+    assert summary["val_overlapping_train"] == 0  # the split is by whole recordings, whatever the seed
+    for seed, run in zip(SEEDS, runs, strict=True):  # each seed's matrices hold its own scores
+        test = pd.read_csv(results / seed_folder(seed) / "confusion_test.csv").drop(columns="true").to_numpy()
+        assert test.sum() == 12 and np.trace(test) / 12 == pytest.approx(run["test_accuracy"])
+    model, params, _ = evaluation.load_artifact(paths.Q3_TRAIN_ARTIFACTS / "rnn" / "seed0" / paths.MODEL)
+    _, other, _ = evaluation.load_artifact(paths.Q3_TRAIN_ARTIFACTS / "rnn" / "seed1" / paths.MODEL)
+    assert model.cell == "rnn" and any(not np.array_equal(params[k], other[k]) for k in params)
+
+
+def test_train_gives_byte_identical_summaries_on_one_or_two_worker_processes(project, monkeypatch, capsys):
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1})  # two cores, whatever runs the test
+    summaries = []
+    for workers in ("1", "2"):
+        monkeypatch.setenv("EEE443_JOBS", workers)
+        code, err = project.run(train, "lstm", monkeypatch=monkeypatch, capsys=capsys)
+        assert code == 0, err
+        summaries.append((paths.Q3_TRAIN_RESULTS / "lstm" / paths.RESULT).read_bytes())
+    assert summaries[0] == summaries[1]
+
+
+def test_augmentation_changes_the_training_but_not_the_split(project, monkeypatch, capsys):
+    outputs = []
+    for augment in ({"rotation": 0, "scale": 0, "jitter": 0}, {"rotation": 30, "scale": 0.2, "jitter": 0.1}):
+        project.set("q3.models", {"gru": {**Project.TINY["q3.models"]["gru"], **augment}})
+        code, err = project.run(train, "gru", monkeypatch=monkeypatch, capsys=capsys)
+        assert code == 0, err
+        scalers = [evaluation.load_artifact(paths.Q3_TRAIN_ARTIFACTS / "gru" / seed_folder(s) / paths.MODEL)[2]
+                   for s in SEEDS]
+        outputs.append((json.loads((paths.Q3_TRAIN_RESULTS / "gru" / paths.RESULT).read_text()), scalers))
+    (plain, plain_scalers), (augmented, augmented_scalers) = outputs
+    for a, b in zip(plain_scalers, augmented_scalers, strict=True):  # the same training rows per seed ...
+        np.testing.assert_array_equal(a.mean, b.mean)
+    assert plain["val_windows"] == augmented["val_windows"]
+    assert plain["per_seed"] != augmented["per_seed"]  # ... trained on other (transformed) windows
 
 
 def test_bad_params_exit_2_naming_each_key(project, monkeypatch, capsys):
@@ -170,24 +258,39 @@ def test_a_class_with_a_single_training_window_is_one_line_naming_it(project, mo
 def test_compare_builds_metrics_and_table_from_params_models(project, monkeypatch, capsys):
     project.set("q3.models", models())  # gru then rnn: the table keeps this order
     for i, model in enumerate(("gru", "rnn", "lstm")):  # lstm is present but not in q3.models: ignored
-        summary = {"test_accuracy": 0.9 - 0.1 * i, "test_cross_entropy": 0.3 + i, "val_accuracy": 0.95 - i / 100,
-                   "val_cross_entropy": 0.2, "train_accuracy": 0.99, "best_epoch": 10 + i, "stopped_epoch": 15 + i,
-                   "stop_reason": "early stop", "parameters": 1000 + i, "val_overlapping_train": i,
-                   "precision": {"walking": 0.9}, "recall": {"walking": 0.8}}
+        per_seed = [{"seed": seed, "test_accuracy": 0.9 - 0.1 * i + d, "test_cross_entropy": 0.3 + i,
+                     "val_accuracy": 0.95 - i / 100, "val_cross_entropy": 0.2, "best_epoch": 10 + i + seed,
+                     "stopped_epoch": 15 + i} for seed, d in ((0, -0.05), (1, 0.05))]
+        summary = {"model": model, "seeds": [0, 1], "median_seed": 1, "per_seed": per_seed,
+                   **{key: {"mean": float(np.mean([r[key] for r in per_seed])), "std": 0.01 * (i + 1),
+                            "min": min(r[key] for r in per_seed), "max": max(r[key] for r in per_seed)}
+                      for key in ("test_accuracy", "test_cross_entropy", "val_accuracy", "val_cross_entropy")},
+                   "parameters": 1000 + i, "recordings": 12, "val_windows": [6, 6], "val_overlapping_train": i}
         (paths.Q3_TRAIN_RESULTS / model).mkdir(parents=True)
         (paths.Q3_TRAIN_RESULTS / model / paths.RESULT).write_text(json.dumps(summary))
-        (paths.Q3_TRAIN_PLOTS / model).mkdir(parents=True)
-        (paths.Q3_TRAIN_PLOTS / model / paths.CURVE).write_text("epoch,val_error\n1,0.5\n2,0.3\n")
+        (paths.Q3_TRAIN_PLOTS / model / "seed1").mkdir(parents=True)  # the median seed's curve is drawn
+        (paths.Q3_TRAIN_PLOTS / model / "seed1" / paths.CURVE).write_text("epoch,val_error\n1,0.5\n2,0.3\n")
     code, err = project.run(compare, monkeypatch=monkeypatch, capsys=capsys)
     assert code == 0, err
-    assert json.loads(paths.Q3_METRICS.read_text()) == {  # headline numbers only, one object per model
-        "gru": {"test_accuracy": 0.9, "val_accuracy": 0.95, "test_cross_entropy": 0.3},
-        "rnn": {"test_accuracy": 0.8, "val_accuracy": 0.94, "test_cross_entropy": 1.3},
-        "split": {"val_windows_overlapping_train": 1},  # the largest over the models compared (one split for all)
-    }
-    table = (paths.Q3_COMPARE_RESULTS / "comparison.csv").read_text().splitlines()
-    assert table == ["model,test_accuracy,val_accuracy,test_cross_entropy,best_epoch,stopped_epoch,parameters",
-                     "gru,0.9,0.95,0.3,10,15,1000", "rnn,0.8,0.94,1.3,11,16,1001"]
+    metrics = json.loads(paths.Q3_METRICS.read_text())
+    assert list(metrics) == ["gru", "rnn", "split"]  # headline numbers only, one object per model
+    assert metrics["gru"] == pytest.approx({"test_accuracy": 0.9, "test_accuracy_std": 0.01,
+                                            "test_accuracy_min": 0.85, "test_accuracy_max": 0.95,
+                                            "val_accuracy": 0.95, "val_cross_entropy": 0.2,
+                                            "test_cross_entropy": 0.3})
+    assert metrics["rnn"] == pytest.approx({"test_accuracy": 0.8, "test_accuracy_std": 0.02,
+                                            "test_accuracy_min": 0.75, "test_accuracy_max": 0.85,
+                                            "val_accuracy": 0.94, "val_cross_entropy": 0.2,
+                                            "test_cross_entropy": 1.3})
+    assert metrics["split"] == {"val_windows_overlapping_train": 1}  # the largest over the models compared
+    table = pd.read_csv(paths.Q3_COMPARE_RESULTS / "comparison.csv")
+    assert list(table.columns) == compare.TABLE_COLUMNS
+    assert list(table.columns) == ["model", "test_accuracy", "test_accuracy_std", "test_accuracy_min",
+                                   "test_accuracy_max", "val_accuracy", "val_cross_entropy", "test_cross_entropy",
+                                   "best_epochs", "parameters"]
+    assert list(table["model"]) == ["gru", "rnn"] and list(table["parameters"]) == [1000, 1001]
+    assert list(table["best_epochs"]) == ["10 11", "11 12"]  # kept epoch of each seed, in seed order
+    assert table.loc[1, "test_accuracy_min"] == pytest.approx(0.75)
     assert "| gru |" in (paths.Q3_COMPARE_RESULTS / "comparison.md").read_text()
     assert (paths.Q3_COMPARE_PLOTS / "comparison.png").stat().st_size > 0
     assert not any((project.root / ".staging").glob("*"))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import json
+import math
 import re
 from pathlib import Path
 
@@ -19,10 +20,12 @@ import yaml
 from pipeline.common import paths, readers
 from pipeline.common.document import Bullets, Figure, Heading, Paragraph, Table
 from pipeline.common.errors import UserError
-from pipeline.common.provenance import write_log
+from pipeline.common.provenance import log_training, read_logs
+from pipeline.common.seeds import seed_folder
+from pipeline.q3.compare import TABLE_COLUMNS
 from pipeline.report import write
-from pipeline.report.q3 import confusions, q3_section
-from pipeline.report.sources import Sources, change, pct, trend
+from pipeline.report.q3 import confusions, difference, q3_section
+from pipeline.report.sources import Sources, change, pct, points, trend
 from tests.conftest import ROOT
 
 PARAMS = yaml.safe_load((ROOT / "params.yaml").read_text(encoding="utf-8"))
@@ -109,10 +112,12 @@ def test_numbers_match_the_metrics_files(real_report):
     assert f"({pct(q1['autoencoder']['heldout_r2'])} of the variance explained)" in markdown
     for name in PARAMS["q2"]["sizes"]:
         assert f"| {q2[name]['val_cross_entropy']:.4g} |" in markdown, name
-    for name in PARAMS["q3"]["models"]:
-        assert f"test accuracy {pct(q3[name]['test_accuracy'])} (cross-entropy" in markdown, name
+    for name in PARAMS["q3"]["models"]:  # the mean over the seeds and its spread
+        m = q3[name]
+        assert (f"Test accuracy {pct(m['test_accuracy'])} (std {points(m['test_accuracy_std'])}, "
+                f"{pct(m['test_accuracy_min'])} to {pct(m['test_accuracy_max'])})") in markdown, name
     best = max(PARAMS["q3"]["models"], key=lambda m: q3[m]["test_accuracy"])
-    assert f"The {best.upper()} scored highest on the test set, {pct(q3[best]['test_accuracy'])}" in markdown
+    assert f"The {best.upper()} has the highest mean test accuracy, {pct(q3[best]['test_accuracy'])}" in markdown
 
 
 def test_only_report_html_shows_run_times(real_report):
@@ -128,66 +133,132 @@ def test_only_report_html_shows_run_times(real_report):
 CLASSES = ("downstairs", "jogging", "sitting")
 
 
-def write_q3_outputs(root: Path, accuracy: dict[str, float]) -> None:
-    """Minimal outputs of q3_train and q3_compare (at the paths of pipeline.common.paths) for these accuracies."""
-    metrics, rows = {}, []
-    for i, (model, acc) in enumerate(accuracy.items()):
+SEEDS = [0, 1, 2]
+MEDIAN = 1  # the median seed of every synthetic model
+
+
+def spread_of(mean: float, std: float) -> dict[str, float]:
+    """{mean, std, min, max} of the three per-seed values mean - std, mean, mean + std (their sample std is std)."""
+    return {"mean": mean, "std": std, "min": mean - std, "max": mean + std}
+
+
+def write_q3_outputs(root: Path, accuracy: dict[str, tuple[float, float]],
+                     baseline: tuple[float, float] = (0.91, 0.01)) -> None:
+    """Minimal outputs of q3_train, q3_baseline and q3_compare (at the paths of pipeline.common.paths) for these
+    test accuracies ({model: (mean, std) over SEEDS})."""
+    rows = []
+    for i, (model, (mean, std)) in enumerate(accuracy.items()):
         results, plots = root / paths.Q3_TRAIN_RESULTS / model, root / paths.Q3_TRAIN_PLOTS / model
-        results.mkdir(parents=True)
+        (results / seed_folder(MEDIAN)).mkdir(parents=True)
         plots.mkdir(parents=True)
-        summary = {"best_epoch": 5 + i, "stopped_epoch": 9 + i, "stop_reason": "early stop", "test_accuracy": acc,
-                   "test_cross_entropy": 0.3, "val_accuracy": acc, "val_cross_entropy": 0.2, "train_accuracy": 0.99,
-                   "parameters": 1000 * (i + 1), "recordings": 12, "val_windows": 40, "val_overlapping_train": 0}
+        per_seed = [{"seed": seed, "test_accuracy": mean + (seed - MEDIAN) * std, "val_accuracy": 0.9,
+                     "val_cross_entropy": 0.2, "test_cross_entropy": 0.3, "best_epoch": 5 + i + seed,
+                     "stopped_epoch": 9 + i + seed} for seed in SEEDS]
+        summary = {"model": model, "seeds": SEEDS, "median_seed": MEDIAN, "test_accuracy": spread_of(mean, std),
+                   "test_cross_entropy": spread_of(0.3, 0.0), "val_accuracy": spread_of(0.9, 0.0),
+                   "val_cross_entropy": spread_of(0.2, 0.0), "per_seed": per_seed, "parameters": 1000 * (i + 1),
+                   "recordings": 12, "val_windows": [40, 41, 39], "val_overlapping_train": 0}
         (results / paths.RESULT).write_text(json.dumps(summary), encoding="utf-8")
-        metrics[model] = {k: summary[k] for k in ("test_accuracy", "val_accuracy", "test_cross_entropy")}
-        rows.append({"model": model, **{k: summary[k] for k in ("test_accuracy", "val_accuracy", "test_cross_entropy",
-                                                                "best_epoch", "stopped_epoch", "parameters")}})
+        median = {**per_seed[MEDIAN], "model": model, "stop_reason": "early stop", "train_accuracy": 0.99}
+        (results / seed_folder(MEDIAN) / paths.RESULT).write_text(json.dumps(median), encoding="utf-8")
+        rows.append({"model": model, "test_accuracy": mean, "test_accuracy_std": std, "test_accuracy_min": mean - std,
+                     "test_accuracy_max": mean + std, "val_accuracy": 0.9, "val_cross_entropy": 0.2,
+                     "test_cross_entropy": 0.3, "best_epochs": " ".join(str(r["best_epoch"]) for r in per_seed),
+                     "parameters": summary["parameters"]})
         matrix = pd.DataFrame([[180, 20, 0], [0, 200, 0], [20 * i, 0, 200 - 20 * i]],  # 600 test windows
                               columns=[f"pred_{c}" for c in CLASSES])
         matrix.insert(0, "true", CLASSES)
-        matrix.to_csv(results / "confusion_test.csv", index=False)
+        matrix.to_csv(results / seed_folder(MEDIAN) / "confusion_test.csv", index=False)
         for kind in ("curve", "confusion_train", "confusion_test"):
             (plots / f"{kind}.png").write_bytes(PNG)
-    for folder in (paths.METRICS, paths.Q3_COMPARE_RESULTS, paths.Q3_COMPARE_PLOTS, paths.Q3_BASELINE_RESULTS):
+    for folder in (paths.Q3_COMPARE_RESULTS, paths.Q3_COMPARE_PLOTS, paths.Q3_BASELINE_RESULTS):
         (root / folder).mkdir(parents=True, exist_ok=True)
-    baseline = {"test_accuracy": 0.92, "weight_decay": 0.001, "features": 36, "val_accuracy": {"0.001": 0.9}}
-    (root / paths.Q3_BASELINE_RESULTS / "summary_softmax.json").write_text(json.dumps(baseline), encoding="utf-8")
-    (root / paths.Q3_METRICS).write_text(json.dumps(metrics), encoding="utf-8")
-    pd.DataFrame(rows).to_csv(root / paths.Q3_COMPARE_RESULTS / "comparison.csv", index=False)
+    decays = (0.001, 0.01, 0.001)
+    softmax = {"features": 36, "seeds": SEEDS, "test_accuracy": spread_of(*baseline),
+               "per_seed": [{"seed": seed, "val_accuracy": {f"{decays[seed]:g}": 0.9}, "weight_decay": decays[seed],
+                             "test_accuracy": baseline[0] + (seed - MEDIAN) * baseline[1]} for seed in SEEDS]}
+    (root / paths.Q3_BASELINE_RESULTS / "summary_softmax.json").write_text(json.dumps(softmax), encoding="utf-8")
+    pd.DataFrame(rows, columns=TABLE_COLUMNS).to_csv(root / paths.Q3_COMPARE_RESULTS / "comparison.csv", index=False)
     (root / paths.Q3_COMPARE_PLOTS / "comparison.png").write_bytes(PNG)
 
 
-def ranking_text(tmp_path: Path, accuracy: dict[str, float]) -> str:
+def q3_blocks(tmp_path: Path, accuracy: dict[str, tuple[float, float]]) -> list:
     write_q3_outputs(tmp_path, accuracy)
     blocks = q3_section(Sources(tmp_path), PARAMS)
     assert sum(isinstance(b, Figure) for b in blocks) == 3 * len(accuracy) + 1
-    return "\n".join(item for b in blocks if isinstance(b, Bullets) for item in b.items)
+    return blocks
+
+
+def ranking_text(tmp_path: Path, accuracy: dict[str, tuple[float, float]]) -> str:
+    return "\n".join(item for b in q3_blocks(tmp_path, accuracy) if isinstance(b, Bullets) for item in b.items)
+
+
+def paragraphs(blocks: list) -> list[str]:
+    return [b.text for b in blocks if isinstance(b, Paragraph)]
 
 
 @pytest.mark.parametrize(("accuracy", "expected"), [
-    ({"rnn": 0.90, "lstm": 0.95, "gru": 0.972}, "The GRU scored highest on the test set, 97.2 %: 2.2 points above the "
-                                                "LSTM (± 2.2 points), 7.2 points above the RNN (± 2.7 points)."),
-    ({"rnn": 0.90, "lstm": 0.98, "gru": 0.972}, "The LSTM scored highest on the test set, 98.0 %: 0.8 points above "
-                                                "the GRU (± 1.7 points: a tie), 8.0 points above the RNN (± 2.6 "
-                                                "points)."),
-    ({"rnn": 0.99, "lstm": 0.95, "gru": 0.972}, "The RNN scored highest on the test set, 99.0 %: 1.8 points above the "
-                                                "GRU (± 1.5 points), 4.0 points above the LSTM (± 1.9 points)."),
+    ({"rnn": (0.90, 0.01), "lstm": (0.95, 0.01), "gru": (0.972, 0.01)},
+     "The GRU has the highest mean test accuracy, 97.2 %: 2.2 points above the LSTM (95.0 %; ± 2.7 points: a tie), "
+     "7.2 points above the RNN (90.0 %; ± 3.2 points). Within the noise of seeds and test set, the GRU is tied "
+     "with the LSTM."),
+    ({"rnn": (0.90, 0.01), "lstm": (0.98, 0.01), "gru": (0.972, 0.01)},
+     "The LSTM has the highest mean test accuracy, 98.0 %: 0.8 points above the GRU (97.2 %; ± 2.4 points: a tie), "
+     "8.0 points above the RNN (90.0 %; ± 3.1 points). Within the noise of seeds and test set, the LSTM is tied "
+     "with the GRU."),
+    ({"rnn": (0.99, 0.01), "lstm": (0.94, 0.01), "gru": (0.972, 0.01)},
+     "The RNN has the highest mean test accuracy, 99.0 %: 1.8 points above the GRU (97.2 %; ± 2.2 points: a tie), "
+     "5.0 points above the LSTM (94.0 %; ± 2.6 points). Within the noise of seeds and test set, the RNN is tied "
+     "with the GRU."),
+    # the same means, but the RNN's seeds spread widely: its lead over the LSTM is no longer beyond the noise
+    ({"rnn": (0.99, 0.05), "lstm": (0.94, 0.01), "gru": (0.972, 0.01)},
+     "The RNN has the highest mean test accuracy, 99.0 %: 1.8 points above the GRU (97.2 %; ± 6.0 points: a tie), "
+     "5.0 points above the LSTM (94.0 %; ± 6.1 points: a tie). Within the noise of seeds and test set, the RNN is tied "
+     "with the GRU and the LSTM."),
 ])
-def test_the_comparison_names_the_best_model_from_the_metrics(tmp_path, accuracy, expected):
+def test_the_comparison_names_the_best_mean_and_the_ties(tmp_path, accuracy, expected):
     assert expected in ranking_text(tmp_path, accuracy)
 
 
 def test_the_later_models_are_compared_with_the_earlier_ones(tmp_path):
-    text = ranking_text(tmp_path, {"rnn": 0.90, "lstm": 0.95, "gru": 0.93})
-    assert "Test accuracy 95.0 % ± 1.7 points (95 %, 600 windows): 5.0 points above the RNN (90.0 %; ± 3.0 points)." \
-        in text
-    assert ("Test accuracy 93.0 % ± 2.0 points (95 %, 600 windows): 3.0 points above the RNN (90.0 %; ± 3.2 points: "
-            "a tie), 2.0 points below the LSTM (95.0 %; ± 2.7 points: a tie).") in text
-    assert ("Baseline (`q3_baseline`): softmax regression on 36 summary statistics of a window reaches 92.0 % on "
-            "the test set (weight decay 0.001, chosen on validation); the recurrent models above it by more than the "
-            "interval are what the sequence adds: LSTM.") in text
-    assert "Parameters: RNN 1000, LSTM 2000, GRU 3000; kept epochs: RNN 5, LSTM 6, GRU 7." in text
+    blocks = q3_blocks(tmp_path, {"rnn": (0.90, 0.01), "lstm": (0.95, 0.01), "gru": (0.93, 0.01)})
+    text = "\n".join(item for b in blocks if isinstance(b, Bullets) for item in b.items)
+    assert "Mean test accuracy 95.0 %: 5.0 points above the RNN (90.0 %; ± 3.4 points)." in text
+    assert ("Mean test accuracy 93.0 %: 3.0 points above the RNN (90.0 %; ± 3.5 points: a tie), 2.0 points below "
+            "the LSTM (95.0 %; ± 3.1 points: a tie).") in text
+    assert ("Baseline (`q3_baseline`): softmax regression on 36 summary statistics of a window reaches 91.0 % (std "
+            "1.0 points, 90.0 % to 92.0 %) on the test set over the same 3 validation splits (weight decay chosen on "
+            "validation: 0.001, 0.01, 0.001); the recurrent models above it beyond the noise are what the sequence "
+            "adds: LSTM.") in text
+    assert "Parameters: RNN 1000, LSTM 2000, GRU 3000; kept epochs per seed: RNN 5 6 7, LSTM 6 7 8, GRU 7 8 9." in text
     assert not WALL_CLOCK.findall(text)
+    texts = paragraphs(blocks)
+    assert ("Gating helped only partly here: LSTM beat the vanilla RNN (90.0 %) beyond the noise of seeds and test "
+            "set.") in texts  # the GRU's 3.0 points are a tie, not a win
+    assert any(t.startswith("Trained with 3 seeds (0, 1, 2); ") and "Test accuracy 93.0 % (std 1.0 points, 92.0 % "
+               "to 94.0 %)" in t for t in texts), texts
+    # the median seed's own result: the GRU's seed 1 stopped at epoch 9 + 2 + 1 and kept epoch 5 + 2 + 1
+    assert any(t.startswith("For seed 1, the median validation cross-entropy of the 3 seeds, training stopped after "
+                            "epoch 12 — "
+                            "early stop. The parameters of epoch 8 are kept") for t in texts), texts
+    assert any("(40, 41, 39 per seed)" in t for t in texts), texts
+
+
+def test_gated_models_beyond_the_noise_get_the_gating_explanation(tmp_path):
+    blocks = q3_blocks(tmp_path, {"rnn": (0.90, 0.01), "lstm": (0.95, 0.01), "gru": (0.972, 0.01)})
+    assert any(t.startswith("Both gated models beat the vanilla RNN beyond the noise.") for t in paragraphs(blocks))
+
+
+def test_a_difference_adds_the_seed_spread_to_the_test_set_noise():
+    a, b = {"mean": 0.95, "std": 0.02, "seeds": 4}, {"mean": 0.90, "std": 0.01, "seeds": 4}
+    diff, width, tie = difference(a, b, 600)
+    by_hand = 1.96 * math.sqrt(0.02**2 / 4 + 0.95 * 0.05 / 600 + 0.01**2 / 4 + 0.9 * 0.1 / 600)
+    assert diff == pytest.approx(0.05) and width == pytest.approx(by_hand) and not tie
+    assert difference(b, a, 600) == (pytest.approx(-0.05), pytest.approx(by_hand), False)
+    assert difference(a, b, 600)[1] < difference({**a, "seeds": 2}, b, 600)[1]  # fewer seeds: a wider interval
+    # with many seeds the interval shrinks below one seed's std: a difference smaller than that std is still a tie
+    many = {"mean": 0.95, "std": 0.05, "seeds": 1000}, {"mean": 0.91, "std": 0.0, "seeds": 1000}
+    assert difference(*many, 10**6)[1] < 0.04 < 0.05 and difference(*many, 10**6)[2]
 
 
 def test_confusions_are_the_largest_off_diagonal_cells():
@@ -225,7 +296,7 @@ BLOCKS = [Heading(1, "Report"), Paragraph("Test accuracy 97.2 %."), Table(pd.Dat
 
 def test_report_html_is_report_md_plus_the_runs_read_from_logs(project, monkeypatch, capsys):
     monkeypatch.setattr(write, "build", lambda src, params: BLOCKS)  # the blocks both files are made of
-    write_log("q2_train@d4_p8", train_seconds=12.34, epoch_seconds=[6.1, 6.24])  # as q2_train writes it
+    log_training("q2_train@d4_p8", 12.344, {0: (12.0, [{"seconds": 6.1}, {"seconds": 5.9}])})  # as q2_train does
     code, lines = project.run(write, monkeypatch=monkeypatch, capsys=capsys)
     assert code == 0, lines
     markdown = (project.root / paths.REPORT_MD).read_text(encoding="utf-8")
@@ -240,6 +311,17 @@ def test_the_runs_table_shows_the_seconds_per_epoch_the_training_stages_log():
     blocks = write.runs_section({"q2_train@d4_p8": {"train_seconds": 12.34, "epoch_seconds": [6.1, 6.24]}})
     table = next(b for b in blocks if isinstance(b, Table)).frame
     assert table.loc[0, "training seconds"] == 12.34 and table.loc[0, "seconds per epoch"] == 6.17
+
+
+def test_the_runs_table_averages_the_epochs_of_every_seed(project):
+    # provenance.log_training as q2_train / q3_train call it: {seed: (seconds, history)}
+    log_training("q3_train@gru", 9.876, {0: (3.0, [{"seconds": 1.0}, {"seconds": 2.0}]),
+                                         1: (6.5, [{"seconds": 3.0}, {"seconds": 3.5}, {"seconds": 0.5}])})
+    logs = read_logs()
+    assert logs["q3_train@gru"]["seeds"]["1"] == {"train_seconds": 6.5, "epoch_seconds": [3.0, 3.5, 0.5]}
+    table = next(b for b in write.runs_section(logs) if isinstance(b, Table)).frame
+    assert table.loc[0, "stage"] == "q3_train@gru" and table.loc[0, "training seconds"] == 9.88
+    assert table.loc[0, "seconds per epoch"] == 2.0  # (1 + 2 + 3 + 3.5 + 0.5) / 5 epochs
 
 
 def test_without_logs_the_runs_section_says_so():

@@ -14,13 +14,21 @@ import numpy as np
 import pytest
 
 from pipeline.common import paths
+from pipeline.common.seeds import seed_folder
 from tests.conftest import ROOT, Project, run_stage, write_h5
 
 NET = "net"
-RESULT = paths.Q2_TRAIN_RESULTS / NET / paths.RESULT
-CURVE = paths.Q2_TRAIN_PLOTS / NET / paths.CURVE
-MODEL = paths.Q2_TRAIN_ARTIFACTS / NET / paths.MODEL
+SEEDS = Project.TINY["q2.seeds"]
+RESULT = paths.Q2_TRAIN_RESULTS / NET / paths.RESULT  # the summary over the seeds
 LOG = paths.LOGS / f"q2_train@{NET}.json"
+
+
+def _curve(seed: int) -> Path:
+    return paths.Q2_TRAIN_PLOTS / NET / seed_folder(seed) / paths.CURVE
+
+
+def _model(seed: int) -> Path:
+    return paths.Q2_TRAIN_ARTIFACTS / NET / seed_folder(seed) / paths.MODEL
 
 
 def _project(root: Path, rows: int, epochs: int) -> Project:
@@ -38,7 +46,8 @@ def _project(root: Path, rows: int, epochs: int) -> Project:
 
 
 def _epochs(project: Project, epochs: int) -> Project:
-    return project.set("q2.sizes", {NET: {"dim": 8, "hidden": 16, "epochs": epochs}}).set("q2.patience", epochs)
+    sizes = {NET: {"dim": 8, "hidden": 16, "epochs": epochs, "lr": 0.5}}
+    return project.set("q2.sizes", sizes).set("q2.patience", epochs)
 
 
 def _train(project: Project) -> None:
@@ -56,7 +65,7 @@ def test_interrupted_training_leaves_earlier_outputs_intact_and_rerun_succeeds(t
     _train(project)
     _epochs(project, 500)
     before = _snapshot(project.root)
-    assert str(RESULT) in before and str(MODEL) in before and str(LOG) in before
+    assert str(RESULT) in before and str(LOG) in before and all(str(_model(seed)) in before for seed in SEEDS)
 
     env = dict(os.environ, MPLBACKEND="Agg", PYTHONPATH=str(ROOT))
     job = subprocess.Popen([sys.executable, "-m", "pipeline.q2.train", NET], cwd=project.root, env=env,
@@ -75,7 +84,7 @@ def test_interrupted_training_leaves_earlier_outputs_intact_and_rerun_succeeds(t
     assert _snapshot(project.root) == before, "an earlier output was changed or a temporary file left behind"
 
     _train(_epochs(project, 2))
-    assert json.loads((project.root / RESULT).read_text())["stopped_epoch"] == 2
+    assert [row["stopped_epoch"] for row in json.loads((project.root / RESULT).read_text())["per_seed"]] == [2, 2]
     assert not any((project.root / ".staging").glob("*")), "a staging copy was left behind"
 
 
@@ -95,18 +104,21 @@ def _run_twice(tmp_path: Path, threads: tuple[str, str], monkeypatch) -> list[Pa
 def _assert_identical(a: Path, b: Path) -> None:
     """Byte-identical result and curve (no wall-clock values left in them), identical weights."""
     assert (a / RESULT).read_bytes() == (b / RESULT).read_bytes()
-    assert len((a / CURVE).read_text().splitlines()) == 1 + 3
-    assert (a / CURVE).read_bytes() == (b / CURVE).read_bytes()
-    with np.load(a / MODEL) as first, np.load(b / MODEL) as second:
-        assert first.files == second.files and "param_R" in first.files
-        for name in first.files:
-            np.testing.assert_array_equal(first[name], second[name])
+    for seed in SEEDS:
+        assert (a / paths.Q2_TRAIN_RESULTS / NET / seed_folder(seed) / paths.RESULT).read_bytes() == (
+            b / paths.Q2_TRAIN_RESULTS / NET / seed_folder(seed) / paths.RESULT).read_bytes()
+        assert len((a / _curve(seed)).read_text().splitlines()) == 1 + 3
+        assert (a / _curve(seed)).read_bytes() == (b / _curve(seed)).read_bytes()
+        with np.load(a / _model(seed)) as first, np.load(b / _model(seed)) as second:
+            assert first.files == second.files and "param_R" in first.files
+            for name in first.files:
+                np.testing.assert_array_equal(first[name], second[name])
 
 
 def test_same_params_and_seed_give_identical_files(tmp_path, monkeypatch):
     a, b = _run_twice(tmp_path, ("1", "1"), monkeypatch)
     _assert_identical(a, b)
-    assert "seconds" not in (a / RESULT).read_text() and "seconds" not in (a / CURVE).read_text()
+    assert "seconds" not in (a / RESULT).read_text() and "seconds" not in (a / _curve(SEEDS[0])).read_text()
 
 
 def test_thread_variables_of_the_environment_change_nothing(tmp_path, monkeypatch):

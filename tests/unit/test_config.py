@@ -20,6 +20,7 @@ from pipeline.q1 import train as q1_train
 from pipeline.q1.params import PATCH_KEYS
 from pipeline.q2 import embeddings, predict, summary
 from pipeline.q2 import train as q2_train
+from pipeline.q3 import baseline as q3_baseline
 from pipeline.q3 import compare
 from pipeline.q3 import train as q3_train
 from pipeline.report import write
@@ -27,7 +28,7 @@ from tests.conftest import ROOT, set_key
 
 PARAMS = yaml.safe_load((ROOT / "params.yaml").read_text(encoding="utf-8"))
 STAGES = (preprocess, search, q1_train, sweep, sweep_summary, q2_train, summary, predict, embeddings, q3_train,
-          compare, write)
+          q3_baseline, compare, write)
 NAMES = {q2_train: {"name": "d32_p256"}, q3_train: {"model": "gru"}}  # the stage's command-line argument
 DELETE = object()  # a change that removes the key
 GRU = {**PARAMS["q3"]["models"]["gru"]}
@@ -35,6 +36,7 @@ GRU = {**PARAMS["q3"]["models"]["gru"]}
 POS_INT, INT0 = "must be a positive integer", "must be an integer >= 0"
 NUMBER, POSITIVE, NON_NEG, UNIT = "must be a finite number", "must be > 0", "must be >= 0", "must be in (0, 1)"
 MOMENTUM, FACTOR, NAME = "must be in [0, 1)", "must be in (0, 1]", "must use only letters, digits and _"
+ANGLE = "must be in [0, 180] (degrees)"
 
 # (stage, {dotted key: bad value, ...}, the key named, the value as shown, the rule stated)
 CASES = [
@@ -109,31 +111,38 @@ CASES = [
     (q2_train, {"q2.sizes.d32_p256.hidden": 64.5}, "q2.sizes.d32_p256.hidden", "64.5", POS_INT),
     (q2_train, {"q2.sizes.d32_p256.epochs": 0}, "q2.sizes.d32_p256.epochs", "0", POS_INT),
     (q2_train, {"q2.batch_size": 0}, "q2.batch_size", "0", POS_INT),
-    (q2_train, {"q2.lr": 0.0}, "q2.lr", "0.0", POSITIVE),
-    (q2_train, {"q2.lr": math.nan}, "q2.lr", "nan", NUMBER),
-    (q2_train, {"q2.lr": "fast"}, "q2.lr", "'fast'", NUMBER),
-    (q2_train, {"q2.lr": True}, "q2.lr", "True", NUMBER),
-    (q2_train, {"q2.lr": DELETE}, "q2.lr", "None", NUMBER),
+    (q2_train, {"q2.sizes.d32_p256.lr": 0.0}, "q2.sizes.d32_p256.lr", "0.0", POSITIVE),
+    (q2_train, {"q2.sizes.d32_p256.lr": math.nan}, "q2.sizes.d32_p256.lr", "nan", NUMBER),
+    (q2_train, {"q2.sizes.d32_p256.lr": "fast"}, "q2.sizes.d32_p256.lr", "'fast'", NUMBER),
+    (q2_train, {"q2.sizes.d32_p256.lr": True}, "q2.sizes.d32_p256.lr", "True", NUMBER),
+    (q2_train, {"q2.sizes.d32_p256.lr": DELETE}, "q2.sizes.d32_p256.lr", "None", NUMBER),
     (q2_train, {"q2.momentum": 1.0}, "q2.momentum", "1.0", MOMENTUM),
     (q2_train, {"q2.patience": 0}, "q2.patience", "0", POS_INT),
     (q2_train, {"q2.min_delta": -0.5}, "q2.min_delta", "-0.5", NON_NEG),
     (q2_train, {"q2.init_std": 0.0}, "q2.init_std", "0.0", POSITIVE),
     (q2_train, {"q2.schedule": "linear"}, "q2.schedule", "'linear'", "must be one of constant, step, cosine"),
     (q2_train, {"q2.lr_min": -0.5}, "q2.lr_min", "-0.5", NON_NEG),
-    (q2_train, {"q2.schedule": "cosine", "q2.lr": 0.5, "q2.lr_min": 0.5}, "q2.lr_min", "0.5",
-     "must be < q2.lr = 0.5"),
+    (q2_train, {"q2.schedule": "cosine", "q2.sizes.d32_p256.lr": 0.5, "q2.lr_min": 0.5}, "q2.lr_min", "0.5",
+     "must be < q2.sizes.d32_p256.lr = 0.5"),
     (q2_train, {"q2.gamma": 1.5}, "q2.gamma", "1.5", FACTOR),
     (q2_train, {"q2.gamma": 0.0}, "q2.gamma", "0.0", FACTOR),
     (q2_train, {"q2.step_epochs": 0}, "q2.step_epochs", "0", POS_INT),
     (q2_train, {"q2.train_eval_size": 0}, "q2.train_eval_size", "0", POS_INT),
     (q2_train, {"q2.dtype": "float16"}, "q2.dtype", "'float16'", "must be one of float32, float64"),
-    (q2_train, {"q2.seed": -1}, "q2.seed", "-1", INT0),
-    (q2_train, {"q2.blas_threads": 0}, "q2.blas_threads", "0", POS_INT),
-    (summary, {"q2.sizes": {"d4_p8": {"dim": 0, "hidden": 8, "epochs": 3}}}, "q2.sizes.d4_p8.dim", "0", POS_INT),
-    (summary, {"q2.sizes": {"d4_p8": {"dim": 4, "epochs": 3}}}, "q2.sizes.d4_p8.hidden", "None", POS_INT),
-    (summary, {"q2.sizes": {"d4_p8": {"dim": 4, "hidden": 2.5, "epochs": 3}}}, "q2.sizes.d4_p8.hidden", "2.5",
+    (q2_train, {"q2.seeds": [0, -1]}, "q2.seeds[1]", "-1", INT0),
+    (q2_train, {"q2.seeds": [0, 1.5]}, "q2.seeds[1]", "1.5", INT0),
+    (q2_train, {"q2.seeds": [1, 1]}, "q2.seeds", "[1, 1]", "values must be distinct"),
+    (q2_train, {"q2.seeds": []}, "q2.seeds", "[]", "must be a non-empty list"),
+    (q2_train, {"q2.seeds": 0}, "q2.seeds", "0", "must be a non-empty list"),
+    (summary, {"q2.sizes": {"d4_p8": {"dim": 0, "hidden": 8, "epochs": 3, "lr": 0.5}}}, "q2.sizes.d4_p8.dim", "0",
      POS_INT),
-    (summary, {"q2.sizes": {"d4/p8": {"dim": 4, "hidden": 8, "epochs": 3}}}, "q2.sizes (key)", "'d4/p8'", NAME),
+    (summary, {"q2.sizes": {"d4_p8": {"dim": 4, "epochs": 3, "lr": 0.5}}}, "q2.sizes.d4_p8.hidden", "None", POS_INT),
+    (summary, {"q2.sizes": {"d4_p8": {"dim": 4, "hidden": 2.5, "epochs": 3, "lr": 0.5}}}, "q2.sizes.d4_p8.hidden",
+     "2.5", POS_INT),
+    (summary, {"q2.sizes": {"d4_p8": {"dim": 4, "hidden": 8, "epochs": 3, "lr": -1}}}, "q2.sizes.d4_p8.lr", "-1",
+     POSITIVE),
+    (summary, {"q2.sizes": {"d4/p8": {"dim": 4, "hidden": 8, "epochs": 3, "lr": 0.5}}}, "q2.sizes (key)", "'d4/p8'",
+     NAME),
     (summary, {"q2.sizes": {}}, "q2.sizes", "{}", "must be a non-empty mapping"),
     (predict, {"q2.predict.network": "../d4"}, "q2.predict.network", "'../d4'", NAME),
     (predict, {"q2.predict.count": 0}, "q2.predict.count", "0", POS_INT),
@@ -170,7 +179,19 @@ CASES = [
     (q3_train, {"q3.standardise": 1}, "q3.standardise", "1", "must be true or false"),
     (q3_train, {"q3.train_eval_size": 0}, "q3.train_eval_size", "0", POS_INT),
     (q3_train, {"q3.workers": 0}, "q3.workers", "0", POS_INT),
-    (q3_train, {"q3.seed": -1}, "q3.seed", "-1", INT0),
+    (q3_train, {"q3.seeds": []}, "q3.seeds", "[]", "must be a non-empty list"),
+    (q3_train, {"q3.seeds": [0, 2, 0]}, "q3.seeds", "[0, 2, 0]", "values must be distinct"),
+    (q3_train, {"q3.seeds": [0, -1]}, "q3.seeds[1]", "-1", INT0),
+    (q3_train, {"q3.seeds": None}, "q3.seeds", "None", "must be a non-empty list"),
+    (q3_train, {"q3.models.gru.rotation": 200}, "q3.models.gru.rotation", "200", ANGLE),
+    (q3_train, {"q3.models.gru.rotation": -1}, "q3.models.gru.rotation", "-1", ANGLE),
+    (q3_train, {"q3.models.gru.scale": 1.0}, "q3.models.gru.scale", "1.0", MOMENTUM),
+    (q3_train, {"q3.models.gru.scale": -0.1}, "q3.models.gru.scale", "-0.1", MOMENTUM),
+    (q3_train, {"q3.models.gru.jitter": -1}, "q3.models.gru.jitter", "-1", NON_NEG),
+    (q3_train, {"q3.models.gru.jitter": "some"}, "q3.models.gru.jitter", "'some'", NUMBER),
+    (q3_train, {"q3.models.gru.rotation": DELETE}, "q3.models.gru.rotation", "None", NUMBER),
+    (q3_baseline, {"q3.seeds": [3, 3]}, "q3.seeds", "[3, 3]", "values must be distinct"),
+    (q3_baseline, {"q3.seeds": [-2]}, "q3.seeds[0]", "-2", INT0),
     (compare, {"q3.models.transformer": GRU}, "q3.models (key)", "'transformer'", "must be one of rnn, lstm, gru"),
     (compare, {"q3.models.lstm.patience": 0}, "q3.models.lstm.patience", "0", POS_INT),
     (compare, {"q3.models": {}}, "q3.models", "{}", "must be a non-empty mapping"),
@@ -243,9 +264,9 @@ def test_a_network_name_that_is_no_file_name_is_one_line(name):
 @pytest.mark.parametrize(("stage", "changes", "line"), [
     (q1_train, {"q1.sgd.lrr": 0.1}, "params.yaml q1.sgd.lrr: unknown key (known: epochs, batch_size, lr, momentum)"),
     (search, {"q1.search.betas": [1.0]}, "params.yaml q1.search.betas: unknown key (known: hidden, lambda, beta, "
-                                         "rho, min_r2, iterations)"),
+                                         "rho, min_r2, iterations, seeds)"),
     (q2_train, {"q2.sizes.d32_p256.dims": 32}, "params.yaml q2.sizes.d32_p256.dims: unknown key (known: dim, "
-                                               "hidden, epochs)"),
+                                               "hidden, epochs, lr)"),
     (write, {"data.data4": "x.h5"}, "params.yaml data.data4: unknown key (known: data1, data2, data3)"),
 ])
 def test_an_unknown_key_in_a_section_read_whole_is_one_line(stage, changes, line):
@@ -279,8 +300,8 @@ def test_every_bad_key_of_a_stage_is_reported_one_line_each():
 
 def test_a_relation_is_checked_only_when_its_keys_passed_their_own_rules():
     # lr 0 fails its own rule; "lr_min 0.0 must be < lr 0.0" would only repeat the problem
-    assert problems(q2_train, changed(**{"q2.lr": 0.0, "q2.lr_min": 0.0})) == [
-        "params.yaml q2.lr = 0.0: must be > 0"]
+    assert problems(q2_train, changed(**{"q2.sizes.d32_p256.lr": 0.0, "q2.lr_min": 0.0})) == [
+        "params.yaml q2.sizes.d32_p256.lr = 0.0: must be > 0"]
     # the cosine rule does not apply to the other schedules
     load(q2_train.SCHEMA, q2_train.PARAMS, tree=changed(**{"q2.schedule": "step", "q2.lr_min": 5.0}),
          name="d32_p256")

@@ -149,3 +149,52 @@ def test_gradcheck_detects_a_wrong_gradient():
     assert check_gradients(good, params, ())["w"] < 1e-9
     assert check_gradients(bad, params, ())["w"] > 1e-3
     assert relative_error(np.zeros(3), np.zeros(3)) == 0.0
+
+
+class RecordingModel(ScriptedModel):
+    """ScriptedModel that keeps every mini-batch its gradient was taken on."""
+
+    def __init__(self, val_curve):
+        super().__init__(val_curve)
+        self.seen = []
+
+    def loss_and_grads(self, params, batch):
+        self.seen.append(batch)
+        return super().loss_and_grads(params, batch)
+
+
+def _run_with(model, augment, epochs=3):
+    rng = np.random.default_rng(0)
+    data = (rng.standard_normal((20, 3)),)
+    params = model.init_params(np.random.default_rng(1))
+    result = train(model, params, data, optimizer=MomentumSGD(0.1, 0.5), epochs=epochs, batch_size=4, rng=rng,
+                   val_data=(np.zeros((2, 3)),), patience=None, train_eval_size=10, augment=augment)
+    return result, data
+
+
+def test_trainer_with_augment_none_is_bit_identical_to_an_identity_hook():
+    plain, _ = _run_with(ScriptedModel(np.linspace(5, 1, 4)), None)
+    identity, _ = _run_with(ScriptedModel(np.linspace(5, 1, 4)), lambda batch: batch)
+    np.testing.assert_array_equal(plain.params["w"], identity.params["w"])  # the hook draws nothing from `rng`
+    drop = ("seconds",)
+    assert [{k: v for k, v in h.items() if k not in drop} for h in plain.history] == [
+        {k: v for k, v in h.items() if k not in drop} for h in identity.history]
+
+
+def test_trainer_calls_augment_once_per_mini_batch_and_trains_on_its_output():
+    calls = []
+
+    def shifted(batch):
+        calls.append(batch)
+        return (batch[0] + 100.0,)
+
+    model = RecordingModel(np.linspace(5, 1, 4))
+    result, (x,) = _run_with(model, shifted, epochs=3)
+    assert len(calls) == 3 * 5  # 20 rows in mini-batches of 4, 3 epochs
+    rows = {tuple(row) for row in x}
+    assert all(tuple(row) in rows for (b,) in calls for row in b)  # the hook gets the untransformed mini-batch
+    assert len(model.seen) == len(calls)
+    for (given,), (seen,) in zip(calls, model.seen, strict=True):
+        np.testing.assert_array_equal(seen, given + 100.0)  # the gradient is taken on what the hook returned
+    # the training data moved towards the shifted mean; the (unaugmented) training loss says so
+    assert np.all(result.params["w"] > 10) and result.history[-1]["train_loss"] > 100
