@@ -49,12 +49,13 @@ def settings(model: dict, q3: dict) -> str:
 
 
 def augmentation(model: dict) -> str:
-    """' and augmentation (rotations up to 20°, ...)' for a model trained on augmented windows, else ''."""
+    """The end of 'each seed draws its own validation split, initialisation ...': the mini-batch order, and the
+    augmentation (rotations up to 20°, ...) for a model trained on augmented windows."""
     parts = [f"rotations up to {num(model['rotation'])}°" if model["rotation"] else "",
              f"movement scaled by up to ± {pct(model['scale'])}" if model["scale"] else "",
              f"jitter of std {num(model['jitter'])}" if model["jitter"] else ""]
     listed = ", ".join(p for p in parts if p)
-    return f" and training-window augmentation ({listed})" if listed else ""
+    return f", mini-batch order and training-window augmentation ({listed})" if listed else " and mini-batch order"
 
 
 def half_width(accuracy: float, n: int) -> float:
@@ -121,7 +122,7 @@ def model_part(src: Sources, q3: dict, name: str, earlier: list[str], accuracy: 
         Heading(3, f"Q3 ({letter}) {upper}"),
         Paragraph(f"Classifier with {what}: " + settings(q3["models"][name], q3)),
         Paragraph(f"Trained with {k} seeds ({', '.join(map(str, r['seeds']))}); each seed draws its own validation "
-                  f"split, initialisation, mini-batch order{augmentation(q3['models'][name])}. "
+                  f"split, initialisation{augmentation(q3['models'][name])}. "
                   f"Test accuracy {spread_text(r['test_accuracy'])}; "
                   f"validation accuracy {spread_text(r['val_accuracy'])}, validation cross-entropy "
                   f"{num(r['val_cross_entropy']['mean'], 3)} (mean). {r['parameters']} parameters."),
