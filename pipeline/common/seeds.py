@@ -80,6 +80,16 @@ def median_seed(seeds: Sequence[int], scores: Sequence[float]) -> int:
     return seeds[order[(len(seeds) - 1) // 2]]
 
 
+def over_seeds(rows: list[dict], keys: Sequence[str], median_by: str) -> dict:
+    """What a network's result.json says of its seeds, from one summary row per seed (each with "seed", `keys`,
+    "best_epoch", "stopped_epoch"): the seeds, the median seed by `median_by`, the spread of each key and the
+    per-seed rows cut to those columns."""
+    seeds = [row["seed"] for row in rows]
+    return {"seeds": seeds, "median_seed": median_seed(seeds, [row[median_by] for row in rows]),
+            **{key: spread([row[key] for row in rows]) for key in keys},
+            "per_seed": [{key: row[key] for key in ("seed", *keys, "best_epoch", "stopped_epoch")} for row in rows]}
+
+
 def seed_folder(seed: int) -> str:
     """Name of a seed's sub-folder in a network's output folders: 'seed0', 'seed1', ..."""
     return f"seed{seed}"

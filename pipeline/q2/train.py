@@ -31,7 +31,7 @@ from pipeline.common.errors import UserError, make_app, run
 from pipeline.common.memory import check_fits
 from pipeline.common.progress import epoch_printer
 from pipeline.common.provenance import log_training
-from pipeline.common.seeds import jobs, map_seeds, median_seed, seed_folder, spread
+from pipeline.common.seeds import jobs, map_seeds, over_seeds, seed_folder
 from pipeline.common.staging import outputs
 from pipeline.q2.data import VOCAB_SIZE, Trigrams, load_trigrams
 from pipeline.q2.network import artifact_path, save_network
@@ -74,12 +74,9 @@ def main(name: str = typer.Argument(..., help="the network: a key of params.yaml
     seconds = time.perf_counter() - started
     model = TrigramLM(vocab=VOCAB_SIZE, dim=size.dim, hidden=size.hidden, init_std=q2.init_std)
     summaries = [seed_summary(name, size, run) for run in runs]
-    median = median_seed(q2.seeds, [s["val_cross_entropy"] for s in summaries])
-    summary = {"name": name, "dim": size.dim, "hidden": size.hidden, "seeds": q2.seeds, "median_seed": median,
-               **{key: spread([s[key] for s in summaries]) for key in SPREAD_KEYS},
-               "per_seed": [{key: s[key] for key in ("seed", *SPREAD_KEYS, "best_epoch", "stopped_epoch")}
-                            for s in summaries],
-               "parameters": summaries[0]["parameters"]}
+    summary = {"name": name, "dim": size.dim, "hidden": size.hidden,
+               **over_seeds(summaries, SPREAD_KEYS, "val_cross_entropy"), "parameters": summaries[0]["parameters"]}
+    median = summary["median_seed"]
     curves = {run.seed: curve_frame(run.result.history) for run in runs}
     figures.use_agg()
     plots, results = paths.Q2_TRAIN_PLOTS / name, paths.Q2_TRAIN_RESULTS / name

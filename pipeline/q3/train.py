@@ -39,7 +39,7 @@ from pipeline.common.errors import UserError, make_app, run
 from pipeline.common.memory import check_fits
 from pipeline.common.progress import epoch_printer
 from pipeline.common.provenance import log_training
-from pipeline.common.seeds import jobs, map_seeds, median_seed, seed_folder, spread
+from pipeline.common.seeds import jobs, map_seeds, over_seeds, seed_folder
 from pipeline.common.staging import outputs
 from pipeline.q3.augment import Augmenter
 from pipeline.q3.data import Activities, load_activities
@@ -154,12 +154,11 @@ def seed_summary(model_name: str, model: RecurrentClassifier, run: SeedRun, clas
     }
 
 
-def model_summary(model_name: str, seeds: list[dict], median: int) -> dict:
-    """results/q3/train/<model>/result.json: each score's spread over the seeds, the per-seed rows, the median seed."""
+def model_summary(model_name: str, seeds: list[dict]) -> dict:
+    """results/q3/train/<model>/result.json: each score's spread over the seeds, the per-seed rows, the median seed
+    (by validation cross-entropy)."""
     return {
-        "model": model_name, "seeds": [s["seed"] for s in seeds], "median_seed": median,
-        **{key: spread([s[key] for s in seeds]) for key in SPREAD_KEYS},
-        "per_seed": [{key: s[key] for key in ("seed", *SPREAD_KEYS, "best_epoch", "stopped_epoch")} for s in seeds],
+        "model": model_name, **over_seeds(seeds, SPREAD_KEYS, "val_cross_entropy"),
         "parameters": seeds[0]["parameters"], "recordings": seeds[0]["recordings"],
         "val_windows": [s["val_windows"] for s in seeds],
         "val_overlapping_train": max(s["val_overlapping_train"] for s in seeds),
@@ -183,8 +182,8 @@ def train_and_score(model_name: str, p: Params) -> None:
     seconds = time.perf_counter() - started
     model = build_model(model_name, m, acts, q3.workers)
     summaries = [seed_summary(model_name, model, run, acts.classes) for run in runs]
-    median = median_seed(q3.seeds, [s["val_cross_entropy"] for s in summaries])
-    summary = model_summary(model_name, summaries, median)
+    summary = model_summary(model_name, summaries)
+    median = summary["median_seed"]
     curves = {run.seed: curve_frame(run.result.history) for run in runs}
     shown = runs[q3.seeds.index(median)]
     figures.use_agg()

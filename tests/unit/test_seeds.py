@@ -99,3 +99,13 @@ def test_an_exception_in_a_training_reaches_the_caller(four_cores, jobs):
     with pytest.raises(UserError, match=r"^q3_train gru seed 2: training diverged at epoch 1 \(loss nan\)$"):
         seeds.map_seeds(train_one, [0, 1, 2])
     assert seeds.map_seeds(train_one, [0, 1]) == [0, 1]  # the pool is usable again afterwards
+
+
+def test_over_seeds_gives_the_spreads_the_median_and_the_cut_rows():
+    rows = [{"seed": s, "score": v, "other": 1.0, "best_epoch": s + 1, "stopped_epoch": s + 2, "extra": "x"}
+            for s, v in ((3, 0.5), (7, 0.1), (9, 0.3))]
+    out = seeds.over_seeds(rows, ("score",), "score")
+    assert out["seeds"] == [3, 7, 9] and out["median_seed"] == 9
+    assert out["score"] == seeds.spread([0.5, 0.1, 0.3])
+    assert out["per_seed"] == [{"seed": s, "score": v, "best_epoch": s + 1, "stopped_epoch": s + 2}
+                               for s, v in ((3, 0.5), (7, 0.1), (9, 0.3))]
