@@ -21,9 +21,9 @@ from pipeline.common.readers import read_csv, read_json
 from pipeline.common.seeds import seed_folder
 from pipeline.common.staging import outputs
 from pipeline.q3.params import SCHEMA
+from pipeline.q3.train import SPREAD_KEYS
 
 PARAMS = ("q3.models",)
-SPREAD_KEYS = ("test_accuracy", "test_cross_entropy", "val_accuracy", "val_cross_entropy")  # in every summary
 TABLE_COLUMNS = ["model", "test_accuracy", "test_accuracy_std", "test_accuracy_min", "test_accuracy_max",
                  "val_accuracy", "val_cross_entropy", "test_cross_entropy", "best_epochs", "parameters"]
 

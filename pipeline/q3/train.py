@@ -90,10 +90,10 @@ def main(model_name: str = typer.Argument(..., metavar="MODEL", help="a key of p
 
 @dataclass
 class SeedRun:
-    """One seed's training: best parameters, input statistics, history, scores (see `scores`) and split."""
+    """One seed's training (best parameters restored in result.params), input statistics, scores (see `scores`)
+    and split."""
 
     seed: int
-    params: dict[str, np.ndarray]
     scaler: Standardiser
     result: TrainResult
     train_scores: dict
@@ -133,7 +133,7 @@ def train_seed(model_name: str, p: Params, acts: Activities, seed: int) -> SeedR
             f"params.yaml {key}.lr (now {m.lr}) or set {key}.clip (now {m.clip})"
         ) from None
     n_classes = len(acts.classes)
-    return SeedRun(seed, result.params, scaler, result, scores(model, result.params, *train_set, n_classes),
+    return SeedRun(seed, scaler, result, scores(model, result.params, *train_set, n_classes),
                    scores(model, result.params, scaler(acts.test_x), acts.test_y, n_classes), split)
 
 
@@ -148,7 +148,7 @@ def seed_summary(model_name: str, model: RecurrentClassifier, run: SeedRun, clas
         "precision": dict(zip(classes, run.test_scores["precision"].round(6).tolist(), strict=True)),
         "recall": dict(zip(classes, run.test_scores["recall"].round(6).tolist(), strict=True)),
         "best_epoch": r.best_epoch, "stopped_epoch": r.stopped_epoch, "stop_reason": r.stop_reason,
-        "parameters": model.count_params(run.params),
+        "parameters": model.count_params(run.result.params),
         "recordings": run.split.recordings, "val_windows": len(run.split.val),
         "val_overlapping_train": run.split.val_overlapping_train,
     }
@@ -192,7 +192,7 @@ def train_and_score(model_name: str, p: Params) -> None:
     with outputs(artifacts, results, plots):
         for run, seed_result in zip(runs, summaries, strict=True):
             folder = seed_folder(run.seed)
-            save_artifact(artifacts / folder / paths.MODEL, model, run.params, run.scaler)
+            save_artifact(artifacts / folder / paths.MODEL, model, run.result.params, run.scaler)
             io.write_csv(plots / folder / paths.CURVE, curves[run.seed])
             for split, sc in (("train", run.train_scores), ("test", run.test_scores)):
                 io.write_csv(results / folder / f"confusion_{split}.csv", confusion_frame(sc["counts"], acts.classes))
