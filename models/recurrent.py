@@ -16,8 +16,11 @@ Speed (this is the hot loop of Q3, 150 steps per batch):
 - the sigmoid gates use s(a) = (1 + tanh(a / 2)) / 2: the gate columns of Wx, Wh and b are scaled by
   1/2 once per batch, so ONE tanh covers every gate of a step;
 - each step's gate activations are stored gate-major, (G, N, H), so that the per-gate element-wise
-  operations run on contiguous arrays (column slices of an (N, G H) array cost ~3x more); one strided
-  copy per step moves between this layout and the (N, G H) layout of the GEMMs;
+  operations run on contiguous arrays (column slices of an (N, G H) array cost ~3x more); the forward
+  GEMM writes them there directly, as one broadcast product [h_{t-1}, x_t, 1] (N, K) @ (G, K, H) (G
+  products of width H: each entry is the same sum as in one product of width G H, bit for bit with the
+  bundled OpenBLAS, and about 30 % faster at N = 32, H = 128); backward, one strided copy per step moves
+  the deltas to the (N, G H) layout of its GEMMs;
 - BPTT stores the pre-activation deltas dA_t of every step and forms d[Wh; Wx; b] =
   sum_t [h_{t-1}, x_t, 1]^T dA_t as ONE product of the stacked (T N, H + D + 1)^T @ (T N, G H) arrays
   after the loop;
@@ -117,6 +120,11 @@ class _Layer:
         scale = np.ones((self.gates, hidden), dtype=dtype)
         scale[list(self.sigmoid_blocks)] = 0.5
         return scale.reshape(-1)
+
+    def by_gate(self, w: np.ndarray) -> np.ndarray:
+        """(K, G H) -> contiguous (G, K, H): one (K, H) matrix per gate block, so that the broadcast matmul
+        (N, K) @ (G, K, H) writes a step's pre-activations straight into its gate-major (G, N, H) buffer."""
+        return np.ascontiguousarray(w.reshape(len(w), self.gates, -1).transpose(1, 0, 2))
 
     @staticmethod
     def stacked_inputs(x: np.ndarray, hidden: int, ws: Workspace) -> np.ndarray:
@@ -230,18 +238,17 @@ class LSTMLayer(_Layer):
         dtype = x.dtype
         scale = self.column_scale(hidden, dtype)  # u = tanh(scale * a): a sigmoid is (1 + u) / 2
         weights = self.reorder(np.concatenate([params["Wh"], params["Wx"], params["b"][None]])) * scale
+        weights = self.by_gate(weights)  # (4, K, H)
         stacked = self.stacked_inputs(x, hidden, ws)
         gates = ws.get("gates", (t_steps, 4, n, hidden), dtype)  # i, f, o, g per step
         slopes = ws.get("slopes", (t_steps, 4, n, hidden), dtype)  # each gate's s (1 - s), and 1 - g^2
         cell_states = ws.get("cell_states", (t_steps + 1, n, hidden), dtype)  # c_0 .. c_T
         tanh_c = ws.get("tanh_c", (t_steps, n, hidden), dtype)
-        preact = ws.get("preact", (n, 4 * hidden), dtype)  # scaled a_t, internal block order
         gated_input = ws.get("gated_input", (n, hidden), dtype)  # i * g
         cell_states[0] = 0
         for t in range(1, t_steps + 1):
             gates_t, slopes_t = gates[t - 1], slopes[t - 1]
-            np.matmul(stacked[t - 1], weights, out=preact)
-            np.copyto(gates_t, preact.reshape(n, 4, hidden).transpose(1, 0, 2))
+            np.matmul(stacked[t - 1], weights, out=gates_t)  # scaled a_t, internal block order
             np.tanh(gates_t, out=gates_t)
             sigmoids = gates_t[:3]
             sigmoids *= 0.5
@@ -339,6 +346,7 @@ class GRULayer(_Layer):
         weights[hidden:-1, n_start:] = 0
         weights[-1, n_start:] = params["bhn"]
         weights *= self.column_scale(hidden, dtype)  # u = tanh(a / 2) on r, z: a sigmoid is (1 + u) / 2
+        weights = self.by_gate(weights)  # (3, K, H)
         stacked = self.stacked_inputs(x, hidden, ws)
         a_n = ws.get("a_n", (t_steps, n, hidden), dtype)  # a_n = x_t Wxn + bn, all steps at once
         weights_n = np.concatenate([params["Wx"][:, n_start:], b[None, n_start:]])  # [Wxn; bn]
@@ -346,12 +354,10 @@ class GRULayer(_Layer):
         gates = ws.get("gates", (t_steps, 4, n, hidden), dtype)  # r, z, q, n per step
         slopes = ws.get("slopes", (t_steps, 3, n, hidden), dtype)  # s (1 - s) of r and z, and 1 - n^2
         h_minus_n = ws.get("h_minus_n", (t_steps, n, hidden), dtype)  # h_{t-1} - n
-        preact = ws.get("preact", (n, 3 * hidden), dtype)  # scaled a_r + m_r, a_z + m_z, and q
         update_term = ws.get("update_term", (n, hidden), dtype)  # z * (h_{t-1} - n)
         for t in range(1, t_steps + 1):
             gates_t, slopes_t = gates[t - 1], slopes[t - 1]
-            np.matmul(stacked[t - 1], weights, out=preact)
-            np.copyto(gates_t[:3], preact.reshape(n, 3, hidden).transpose(1, 0, 2))
+            np.matmul(stacked[t - 1], weights, out=gates_t[:3])  # scaled a_r + m_r, a_z + m_z, and q
             reset_update = gates_t[:2]
             np.tanh(reset_update, out=reset_update)
             reset_update *= 0.5

@@ -42,13 +42,32 @@ def test_seed_folder():
 
 
 def test_jobs_is_one_per_core_at_most_one_per_task(four_cores):
-    assert seeds.jobs(3) == 3 and seeds.jobs(10) == 4 and seeds.jobs(1) == 1
+    assert seeds.jobs(3) == 3 and seeds.jobs(4) == 4 and seeds.jobs(8) == 4 and seeds.jobs(10) == 4
+    assert seeds.jobs(1) == 1
+
+
+@pytest.mark.parametrize(("tasks", "expected"), [(5, 5), (6, 6), (7, 7)])
+def test_jobs_runs_a_ragged_last_round_at_once(four_cores, tasks, expected):
+    """5 to 7 trainings on 4 cores would leave cores idle in a second round: all start at once."""
+    assert seeds.jobs(tasks) == expected
+
+
+def test_jobs_on_one_core_is_one(monkeypatch):
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0})
+    monkeypatch.delenv("EEE443_JOBS", raising=False)
+    assert seeds.jobs(1) == 1 and seeds.jobs(3) == 1
 
 
 @pytest.mark.parametrize(("value", "expected"), [("2", 2), (" 3 ", 3), ("1", 1), ("16", 3), ("", 3)])
 def test_jobs_honours_eee443_jobs(four_cores, value, expected):
     four_cores.setenv("EEE443_JOBS", value)
     assert seeds.jobs(3) == expected
+
+
+@pytest.mark.parametrize(("value", "expected"), [("2", 2), ("4", 4), ("16", 6)])
+def test_eee443_jobs_caps_the_ragged_round_too(four_cores, value, expected):
+    four_cores.setenv("EEE443_JOBS", value)
+    assert seeds.jobs(6) == expected
 
 
 @pytest.mark.parametrize("value", ["0", "x", "-1", "1.5", "2 cores"])
