@@ -1,91 +1,86 @@
-"""Stage q1_sweep@<hidden>-<lambda> (Q1 d), one configuration of the Lhid x lambda matrix: train it, save it.
+"""Stage q1_sweep (Q1 d): every configuration of the Lhid x lambda grid (params.yaml q1.sweep), trained and saved.
 
-beta and rho are fixed (params.yaml q1.beta, q1.rho: the search's choice); hidden and lambda are the
-matrix item dvc.yaml passes on the command line. For name = h<hidden>_l<lambda> (the item's text, as
-dvc.yaml writes `h${item.hidden}_l${item.lambda}`) it writes artifacts/q1/sweep/<name>/model.npz,
-plots/q1/sweep/<name>/features.png and curve.csv, and results/q1/sweep/<name>/result.json
-(pipeline.q1.quality.measure plus hidden, lambda, beta, rho and steps; the time goes to logs/).
-pipeline.q1.sweep_summary combines the grid.
+beta and rho are fixed (params.yaml q1.beta, q1.rho: the search's choice). The configurations are independent
+trainings, run side by side on the machine's cores (pipeline.common.seeds.map_seeds, the largest Lhid first). For
+each configuration, name = h<hidden>_l<lambda> (e.g. h50_l0.0005), it writes artifacts/q1/sweep/<name>/model.npz,
+plots/q1/sweep/<name>/features.png and curve.csv, and results/q1/sweep/<name>/result.json (pipeline.q1.quality.measure
+plus hidden, lambda, beta, rho and steps); the times go to logs/q1_sweep.json. pipeline.q1.sweep_summary combines
+the grid. One stage for the grid, not one per configuration: `dvc repro` runs stages one at a time, so separate
+stages left a core idle, and a fit takes seconds, so re-running the whole grid when one list changes costs little.
 """
 
 from __future__ import annotations
 
-import typer
+import time
 
 from models.autoencoder import SparseAutoencoder
 from pipeline.common import io, paths
-from pipeline.common.config import load, non_negative, positive_int, stage_help
-from pipeline.common.errors import UserError, make_app, run
+from pipeline.common.config import Params, load, stage_help
+from pipeline.common.errors import make_app, run
 from pipeline.common.memory import check_fits
 from pipeline.common.provenance import write_log
+from pipeline.common.seeds import jobs, map_seeds
 from pipeline.common.staging import outputs
 from pipeline.q1 import figures, fit, quality
-from pipeline.q1.data import save_network, training_split
+from pipeline.q1.data import PatchSplit, save_network, training_split
 from pipeline.q1.params import FIT_KEYS, PATCH_KEYS, SCHEMA
 
-PARAMS = (*PATCH_KEYS, "q1.beta", "q1.rho", *FIT_KEYS)
+PARAMS = (*PATCH_KEYS, "q1.beta", "q1.rho", *FIT_KEYS, "q1.sweep")
 
 HELP = stage_help(__doc__, SCHEMA, PARAMS)
 app = make_app(HELP)
 
 
-def config_name(hidden: str, lam: str) -> str:
-    """Folder name of one configuration from the text of its values, e.g. ('50', '0.0005') -> 'h50_l0.0005'."""
-    return f"h{hidden}_l{lam}"
+def config_name(hidden: int, lam: float) -> str:
+    """Folder name of one configuration, e.g. (50, 0.0005) -> 'h50_l0.0005', (10, 0) -> 'h10_l0'."""
+    return f"h{hidden}_l{lam:g}"
 
 
-def parse_item(hidden: str, lam: str) -> tuple[int | str, float | str, list[str]]:
-    """The matrix item's values, and a line naming its q1.sweep key for each bad one."""
-    problems = []
-    try:
-        hidden_value: object = int(hidden)
-    except ValueError:
-        hidden_value = hidden
-    try:
-        lam_value: object = float(lam)
-    except ValueError:
-        lam_value = lam
-    for key, value, rule in (("q1.sweep.hidden", hidden_value, positive_int), ("q1.sweep.lambda", lam_value,
-                                                                               non_negative)):
-        problem = rule(value)
-        if problem:
-            problems.append(f"params.yaml {key} = {value!r}: {problem}")
-    return hidden_value, lam_value, problems
+def fit_config(p: Params, split: PatchSplit, config: tuple[int, float]) -> tuple[fit.Fit, dict]:
+    """Train the configuration (hidden, lambda) with q1.beta and q1.rho; its fit and its quality numbers."""
+    q1, (hidden, lam) = p.q1, config
+    model = SparseAutoencoder(split.train.shape[1], hidden, lam, q1.beta, q1.rho)
+    result = fit.fit(model, split.train, fit.SolverSettings.of(q1, q1.lbfgs.iterations),
+                     label=f"q1_sweep {config_name(hidden, lam)}")
+    numbers = quality.measure(model, result.params, split.train, split.held, split.size, q1.quality.window)
+    numbers.update(hidden=hidden, lam=lam, beta=q1.beta, rho=q1.rho, steps=result.steps)
+    return result, numbers
 
 
 @app.command(help=HELP)
-def main(hidden: str = typer.Argument(..., help="the item's Lhid (an entry of params.yaml q1.sweep.hidden)"),
-         lam: str = typer.Argument(..., help="the item's lambda (an entry of params.yaml q1.sweep.lambda)")) -> None:
-    """Train the configuration (hidden, lambda) with the chosen beta and rho."""
-    hidden_value, lam_value, problems = parse_item(hidden, lam)
-    try:
-        p = load(SCHEMA, PARAMS)
-    except UserError as err:
-        problems += str(err).splitlines()
-    if problems:
-        raise UserError("\n".join(problems))
+def main() -> None:
+    """Train every configuration (hidden, lambda) of the grid with the chosen beta and rho."""
+    p = load(SCHEMA, PARAMS)
     q1 = p.q1
+    configs = [(hidden, float(lam)) for lam in q1.sweep.lam for hidden in q1.sweep.hidden]
     split = training_split(p)
     quality.check_window(q1.quality.window, split.size)
-    check_fits("q1.sweep.hidden", hidden_value, fit.memory_needed(split.train.shape[1], hidden_value, len(split.train)))
-    name = config_name(hidden, lam)
-    model = SparseAutoencoder(split.train.shape[1], hidden_value, lam_value, q1.beta, q1.rho)
-    result = fit.fit(model, split.train, fit.SolverSettings.of(q1, q1.lbfgs.iterations), label=f"q1_sweep {name}")
-    numbers = quality.measure(model, result.params, split.train, split.held, split.size, q1.quality.window)
-    numbers.update(hidden=hidden_value, lam=lam_value, beta=q1.beta, rho=q1.rho, steps=result.steps)
+    largest = max(q1.sweep.hidden)
+    check_fits("q1.sweep.hidden", largest,
+               jobs(len(configs)) * fit.memory_needed(split.train.shape[1], largest, len(split.train)))
+    order = sorted(range(len(configs)), key=lambda i: -configs[i][0])  # the longest fits first: no idle core at the end
+    started = time.perf_counter()
+    fitted = map_seeds(lambda i: fit_config(p, split, configs[i]), order)
+    seconds = time.perf_counter() - started
+    runs = dict(zip(order, fitted, strict=True))
 
-    artifacts, plots, results = (folder / name for folder in (paths.Q1_SWEEP_ARTIFACTS, paths.Q1_SWEEP_PLOTS,
-                                                              paths.Q1_SWEEP_RESULTS))
-    with outputs(artifacts, plots, results):
-        save_network(artifacts / paths.MODEL, model, result.params)
-        io.write_csv(plots / paths.CURVE, result.curve)
-        figures.features_figure(result.params["W1"], split.size,
-                                f"Lhid={hidden_value}, lambda={lam_value:g} (beta={q1.beta:g}, rho={q1.rho:g})",
-                                plots / "features.png")
-        io.write_json(results / paths.RESULT, numbers)
-    write_log(f"q1_sweep@{hidden}-{lam}", train_seconds=round(result.seconds, 2))
-    print(f"q1_sweep {name}: held-out r2 {numbers['heldout_r2']:.3f}, feature score {numbers['feature_score']:.3f}, "
-          f"{result.seconds:.1f}s")
+    with outputs(paths.Q1_SWEEP_ARTIFACTS, paths.Q1_SWEEP_PLOTS, paths.Q1_SWEEP_RESULTS):
+        for i, (hidden, lam) in enumerate(configs):
+            name, (result, numbers) = config_name(hidden, lam), runs[i]
+            save_network(paths.Q1_SWEEP_ARTIFACTS / name / paths.MODEL,
+                         SparseAutoencoder(split.train.shape[1], hidden, lam, q1.beta, q1.rho), result.params)
+            io.write_csv(paths.Q1_SWEEP_PLOTS / name / paths.CURVE, result.curve)
+            figures.features_figure(result.params["W1"], split.size,
+                                    f"Lhid={hidden}, lambda={lam:g} (beta={q1.beta:g}, rho={q1.rho:g})",
+                                    paths.Q1_SWEEP_PLOTS / name / "features.png")
+            io.write_json(paths.Q1_SWEEP_RESULTS / name / paths.RESULT, numbers)
+    write_log("q1_sweep", train_seconds=round(seconds, 2),
+              configurations={config_name(*configs[i]): round(runs[i][0].seconds, 2) for i in range(len(configs))})
+    for i, (hidden, lam) in enumerate(configs):
+        numbers = runs[i][1]
+        print(f"q1_sweep {config_name(hidden, lam)}: held-out r2 {numbers['heldout_r2']:.3f}, feature score "
+              f"{numbers['feature_score']:.3f}, {runs[i][0].seconds:.1f}s")
+    print(f"q1_sweep: {len(configs)} configurations in {seconds:.1f}s")
 
 
 if __name__ == "__main__":

@@ -37,7 +37,7 @@ BAD = [
      "q1.preprocess.low = 0.9 must be < q1.preprocess.high = 0.1"),
     ("pipeline.q1.train", [], {"q1.hidden": 64.5}, "q1.hidden = 64.5: must be a positive integer"),
     ("pipeline.q1.search", [], {"q1.search.beta": []}, "q1.search.beta = []: must be a non-empty list"),
-    ("pipeline.q1.sweep", ["5.5", "0"], {}, "q1.sweep.hidden = '5.5': must be a positive integer"),
+    ("pipeline.q1.sweep", [], {"q1.sweep.hidden": [5.5]}, "q1.sweep.hidden[0] = 5.5: must be a positive integer"),
     ("pipeline.q1.sweep_summary", [], {"q1.sweep.lambda": [0, -0.5]}, "q1.sweep.lambda[1] = -0.5: must be >= 0"),
     ("pipeline.q2.train", ["d4_p8"], {"q2.sizes.d4_p8.lr": "fast"}, "q2.sizes.d4_p8.lr = 'fast': must be a finite "
                                                                     "number"),
@@ -108,13 +108,13 @@ def test_a_size_too_big_for_memory_is_one_line_before_allocating(tmp_path, modul
     assert project.files() == before
 
 
-def test_a_bad_sweep_item_and_bad_params_are_reported_together(tmp_path):
-    project = Project(tmp_path / "p").set("q1.rho", 1.5)
-    proc = run_stage("pipeline.q1.sweep", ["5.5", "abc"], cwd=project.root)
-    assert proc.returncode == 2 and proc.stderr.strip().splitlines() == [
-        "error: params.yaml q1.sweep.hidden = '5.5': must be a positive integer",
-        "error: params.yaml q1.sweep.lambda = 'abc': must be a finite number",
+def test_a_bad_sweep_grid_and_bad_params_are_reported_together(tmp_path):
+    project = Project(tmp_path / "p").set("q1.rho", 1.5).set("q1.sweep.hidden", [5.5]).set("q1.sweep.lambda", ["abc"])
+    proc = run_stage("pipeline.q1.sweep", [], cwd=project.root)
+    assert proc.returncode == 2 and sorted(proc.stderr.strip().splitlines()) == [
         "error: params.yaml q1.rho = 1.5: must be in (0, 1)",
+        "error: params.yaml q1.sweep.hidden[0] = 5.5: must be a positive integer",
+        "error: params.yaml q1.sweep.lambda[0] = 'abc': must be a finite number",
     ]
 
 
@@ -145,7 +145,6 @@ def test_divergence_stops_with_one_line_naming_epoch_and_learning_rate(tmp_path,
 @pytest.mark.parametrize(("module", "args", "line"), [
     ("pipeline.q2.train", ["d4_p8", "--bogus", "1"], "error: No such option: --bogus"),
     ("pipeline.q2.train", [], "error: Missing argument 'name'."),
-    ("pipeline.q1.sweep", ["50"], "error: Missing argument 'lam'."),
     ("pipeline.q1.train", ["extra"], "error: Got unexpected extra argument(s) (extra)"),
     ("pipeline.q3.evaluate", ["--model", "gru", "--data", "data/raw/data3.h5", "--split", "valid"],
      "error: --split = 'valid': must be test or train"),

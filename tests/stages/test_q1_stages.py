@@ -63,25 +63,26 @@ def test_window_larger_than_the_patch_is_a_user_error(edges, monkeypatch, capsys
     assert not (edges.root / paths.Q1_METRICS).exists()
 
 
-@pytest.mark.parametrize(("stage", "args"), [(train, ()), (search, ()), (sweep, ("3", "0"))])
-def test_missing_data1_file_is_a_user_error(project, stage, args, monkeypatch, capsys):
-    code, lines = project.set("data.data1", "none.h5").run(stage, *args, monkeypatch=monkeypatch, capsys=capsys)
+@pytest.mark.parametrize("stage", [train, search, sweep])
+def test_missing_data1_file_is_a_user_error(project, stage, monkeypatch, capsys):
+    code, lines = project.set("data.data1", "none.h5").run(stage, monkeypatch=monkeypatch, capsys=capsys)
     assert code == 2 and lines == ["error: none.h5: file not found"]
 
 
-def test_sweep_reports_its_item_and_its_keys_together(edges, monkeypatch, capsys):
-    code, lines = edges.set("q1.beta", -1.0).run(sweep, "3", "abc", monkeypatch=monkeypatch, capsys=capsys)
+def test_sweep_reports_its_grid_and_its_other_keys_together(edges, monkeypatch, capsys):
+    edges.set("q1.beta", -1.0).set("q1.sweep.lambda", [0, "abc"])
+    code, lines = edges.run(sweep, monkeypatch=monkeypatch, capsys=capsys)
     assert code == 2
-    assert lines == ["error: params.yaml q1.sweep.lambda = 'abc': must be a finite number",
-                     "error: params.yaml q1.beta = -1.0: must be >= 0"]
+    assert sorted(lines) == ["error: params.yaml q1.beta = -1.0: must be >= 0",
+                             "error: params.yaml q1.sweep.lambda[1] = 'abc': must be a finite number"]
+    assert not (edges.root / "results").exists()
 
 
 def test_sweep_and_search_name_their_own_keys(edges, monkeypatch, capsys):
-    code, lines = edges.run(sweep, "0", "abc", monkeypatch=monkeypatch, capsys=capsys)
-    assert code == 2
-    assert lines == ["error: params.yaml q1.sweep.hidden = 0: must be a positive integer",
-                     "error: params.yaml q1.sweep.lambda = 'abc': must be a finite number"]
-    code, lines = edges.set("q1.beta", -1.0).run(sweep, "3", "0", monkeypatch=monkeypatch, capsys=capsys)
+    code, lines = edges.set("q1.sweep.hidden", [0, 3]).run(sweep, monkeypatch=monkeypatch, capsys=capsys)
+    assert code == 2 and lines == ["error: params.yaml q1.sweep.hidden[0] = 0: must be a positive integer"]
+    code, lines = edges.set("q1.sweep.hidden", [3]).set("q1.beta", -1.0).run(sweep, monkeypatch=monkeypatch,
+                                                                             capsys=capsys)
     assert code == 2 and lines == ["error: params.yaml q1.beta = -1.0: must be >= 0"]
     edges.set("q1.search.beta", [1.0, 1.0]).set("q1.search.rho", [0.05, 2.0]).set("q1.search.min_r2", 0.0)
     code, lines = edges.run(search, monkeypatch=monkeypatch, capsys=capsys)
@@ -177,13 +178,13 @@ def test_a_failed_rerun_leaves_the_first_runs_outputs_byte_identical(edges, monk
     assert contents(edges) == before  # and no staging copy left behind
 
 
-@pytest.mark.parametrize(("stage", "args", "key"), [(train, (), "q1.hidden"), (search, (), "q1.search.hidden"),
-                                                    (sweep, ("1000000000", "0"), "q1.sweep.hidden")])
-def test_a_hidden_size_beyond_memory_is_one_line_before_any_output(edges, stage, args, key, monkeypatch, capsys):
-    if not args:
-        edges.set(key, 1_000_000_000)
+@pytest.mark.parametrize(("stage", "key", "value"), [(train, "q1.hidden", 1_000_000_000),
+                                                     (search, "q1.search.hidden", 1_000_000_000),
+                                                     (sweep, "q1.sweep.hidden", [3, 1_000_000_000])])
+def test_a_hidden_size_beyond_memory_is_one_line_before_any_output(edges, stage, key, value, monkeypatch, capsys):
+    edges.set(key, value)
     before = contents(edges)
-    code, lines = edges.run(stage, *args, monkeypatch=monkeypatch, capsys=capsys)
+    code, lines = edges.run(stage, monkeypatch=monkeypatch, capsys=capsys)
     assert code == 2 and len(lines) == 1, lines
     assert lines[0].startswith(f"error: params.yaml {key} = 1000000000: the run would need about ")
     assert contents(edges) == before
@@ -220,15 +221,21 @@ def test_train_with_sgd_and_divergence_names_the_learning_rate(edges, monkeypatc
 
 def test_sweep_then_summary_uses_only_the_grid_from_params(edges, monkeypatch, capsys):
     edges.set("q1.beta", 0.5).set("q1.rho", 0.1).set("q1.lbfgs.iterations", 3)
-    for hidden, lam in (("2", "0"), ("3", "0"), ("2", "0.01")):
-        code, lines = edges.run(sweep, hidden, lam, monkeypatch=monkeypatch, capsys=capsys)
-        assert code == 0, lines
+    edges.set("q1.sweep", {"hidden": [2, 3], "lambda": [0, 0.01]})
+    code, lines = edges.run(sweep, monkeypatch=monkeypatch, capsys=capsys)
+    assert code == 0, lines
+    names = {"h2_l0", "h3_l0", "h2_l0.01", "h3_l0.01"}
+    for folder in (paths.Q1_SWEEP_PLOTS, paths.Q1_SWEEP_ARTIFACTS, paths.Q1_SWEEP_RESULTS):
+        assert {path.name for path in folder.iterdir()} == names
     assert (paths.Q1_SWEEP_PLOTS / "h2_l0.01" / "features.png").is_file()
     assert (paths.Q1_SWEEP_PLOTS / "h2_l0.01" / paths.CURVE).is_file()
     assert (paths.Q1_SWEEP_ARTIFACTS / "h2_l0.01" / paths.MODEL).is_file()
-    numbers = json.loads((paths.Q1_SWEEP_RESULTS / "h3_l0" / paths.RESULT).read_text())
-    assert numbers["hidden"] == 3 and numbers["lam"] == 0.0 and not [k for k in numbers if "seconds" in k]
-    assert edges.files("logs") == {"logs/q1_sweep@2-0.json", "logs/q1_sweep@3-0.json", "logs/q1_sweep@2-0.01.json"}
+    for name, hidden, lam in (("h3_l0", 3, 0.0), ("h2_l0.01", 2, 0.01)):
+        numbers = json.loads((paths.Q1_SWEEP_RESULTS / name / paths.RESULT).read_text())
+        assert numbers["hidden"] == hidden and numbers["lam"] == lam and not [k for k in numbers if "seconds" in k]
+    assert edges.files("logs") == {"logs/q1_sweep.json"}
+    log = json.loads((edges.root / "logs" / "q1_sweep.json").read_text())
+    assert set(log["configurations"]) == names
 
     # The grid shrinks to hidden [2] x lambda [0, 0.01]: h3_l0 is stale and must not appear.
     edges.set("q1.sweep", {"hidden": [2], "lambda": [0, 0.01]})

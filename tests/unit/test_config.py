@@ -362,20 +362,3 @@ def test_read_tree_returns_the_file_as_read(tmp_path):
     path.write_text("q2:\n  sizes:\n    a: {dim: 1}\n    b: {dim: 2}\nq3: {models: {gru: {}}}\n")
     tree = read_tree(path)
     assert list(tree["q2"]["sizes"]) == ["a", "b"] and tree["q3"] == {"models": {"gru": {}}}
-
-
-@pytest.mark.parametrize(("hidden", "lam", "lines"), [
-    ("5.5", "0", ["params.yaml q1.sweep.hidden = '5.5': must be a positive integer"]),
-    ("0", "0", ["params.yaml q1.sweep.hidden = 0: must be a positive integer"]),
-    ("50", "abc", ["params.yaml q1.sweep.lambda = 'abc': must be a finite number"]),
-    ("50", "-0.5", ["params.yaml q1.sweep.lambda = -0.5: must be >= 0"]),
-    ("50", "nan", ["params.yaml q1.sweep.lambda = nan: must be a finite number"]),
-    ("x", "-1", ["params.yaml q1.sweep.hidden = 'x': must be a positive integer",
-                 "params.yaml q1.sweep.lambda = -1.0: must be >= 0"]),
-])
-def test_the_sweep_item_arguments_are_checked(hidden, lam, lines):
-    assert sweep.parse_item(hidden, lam)[2] == lines
-
-
-def test_a_valid_sweep_item_is_parsed():
-    assert sweep.parse_item("50", "0.0005") == (50, 0.0005, []) and sweep.parse_item("10", "0") == (10, 0.0, [])
