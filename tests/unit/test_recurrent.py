@@ -5,7 +5,7 @@ import pytest
 
 from models.gradcheck import check_gradients
 from models.mlp import MLPHead
-from models.recurrent import flush_tiny, recurrent_matrix
+from models.recurrent import Workspace, flush_tiny, recurrent_matrix
 from models.sequence_classifier import RecurrentClassifier
 
 CELLS = ("rnn", "lstm", "gru")
@@ -23,6 +23,28 @@ def small_problem(cell, seed=0, workers=1, head=(5, 4), steps=5, init="glorot"):
     x = rng.standard_normal((3, steps, 3))
     y = np.array([0, 5, 2])
     return model, params, (x, y)
+
+
+def test_workspace_views_share_one_growing_buffer_per_name():
+    ws = Workspace()
+    big = ws.get("gates", (4, 8, 3), np.float32)
+    small = ws.get("gates", (2, 5, 3), np.float32)
+    assert big.shape == (4, 8, 3) and small.shape == (2, 5, 3) and small.flags.c_contiguous
+    assert np.shares_memory(big, small)  # a smaller request reuses the buffer
+    assert not np.shares_memory(ws.get("gates", (4, 8, 3), np.float64), big)  # another dtype: another buffer
+    assert not np.shares_memory(ws.get("slopes", (2, 5, 3), np.float32), small)  # another name: another buffer
+
+
+@pytest.mark.parametrize("cell", CELLS)
+def test_gradients_do_not_depend_on_the_earlier_shapes_a_workspace_served(cell):
+    """Training batches and evaluation chunks of other sizes take turns on one workspace."""
+    model, params, (x, y) = small_problem(cell)
+    _, fresh = small_problem(cell)[0].loss_and_grads(params, (x, y))
+    rng = np.random.default_rng(1)
+    model.predict(params, rng.standard_normal((7, 9, 3)))  # more rows and steps first
+    model.loss_and_grads(params, (x[:2], y[:2]))  # then fewer rows
+    _, reused = model.loss_and_grads(params, (x, y))
+    assert all(np.array_equal(reused[name], fresh[name]) for name in fresh)
 
 
 @pytest.mark.parametrize("cell", CELLS)
