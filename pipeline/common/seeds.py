@@ -3,9 +3,9 @@
 A stage trains its network for every seed of its params.yaml `seeds` list with `map_seeds`: `jobs()` worker
 processes (one per core; all the trainings at once when they are more than the cores but fewer than twice as many,
 see `jobs`; EEE443_JOBS=<n> caps it), each training on one BLAS thread, so a training's numbers are the same bit
-for bit whether it ran alone or beside another. A process pool
-inside the stage, not one DVC stage per seed: `dvc repro` runs stages one at a time, and the pool keeps one stage
-per network, so `dvc exp run -S` on a network's setting still re-runs that network only.
+for bit whether it ran alone or beside another. A process pool inside the stage, not one DVC stage per seed:
+`dvc repro` runs stages one at a time, and the pool keeps one stage per network, so `dvc exp run -S` on a network's
+setting still re-runs that network only.
 """
 
 from __future__ import annotations

@@ -36,15 +36,15 @@ def config_name(hidden: int, lam: float) -> str:
     return f"h{hidden}_l{lam:g}"
 
 
-def fit_config(p: Params, split: PatchSplit, config: tuple[int, float]) -> tuple[fit.Fit, dict]:
-    """Train the configuration (hidden, lambda) with q1.beta and q1.rho; its fit and its quality numbers."""
+def fit_config(p: Params, split: PatchSplit, config: tuple[int, float]) -> tuple[SparseAutoencoder, fit.Fit, dict]:
+    """Train the configuration (hidden, lambda) with q1.beta and q1.rho: the model, its fit, its quality numbers."""
     q1, (hidden, lam) = p.q1, config
     model = SparseAutoencoder(split.train.shape[1], hidden, lam, q1.beta, q1.rho)
     result = fit.fit(model, split.train, fit.SolverSettings.of(q1, q1.lbfgs.iterations),
                      label=f"q1_sweep {config_name(hidden, lam)}")
     numbers = quality.measure(model, result.params, split.train, split.held, split.size, q1.quality.window)
     numbers.update(hidden=hidden, lam=lam, beta=q1.beta, rho=q1.rho, steps=result.steps)
-    return result, numbers
+    return model, result, numbers
 
 
 @app.command(help=HELP)
@@ -60,28 +60,24 @@ def main() -> None:
                jobs(len(configs)) * fit.memory_needed(split.train.shape[1], largest, len(split.train)))
     order = sorted(range(len(configs)), key=lambda i: -configs[i][0])  # the longest fits first: no idle core at the end
     started = time.perf_counter()
-    fitted = map_seeds(lambda i: fit_config(p, split, configs[i]), order)
+    fitted = dict(zip(order, map_seeds(lambda i: fit_config(p, split, configs[i]), order), strict=True))
     seconds = time.perf_counter() - started
-    runs = dict(zip(order, fitted, strict=True))
+    runs = {config_name(*configs[i]): fitted[i] for i in range(len(configs))}  # in grid order
 
     with outputs(paths.Q1_SWEEP_ARTIFACTS, paths.Q1_SWEEP_PLOTS, paths.Q1_SWEEP_RESULTS):
-        for i, (hidden, lam) in enumerate(configs):
-            name, (result, numbers) = config_name(hidden, lam), runs[i]
-            save_network(paths.Q1_SWEEP_ARTIFACTS / name / paths.MODEL,
-                         SparseAutoencoder(split.train.shape[1], hidden, lam, q1.beta, q1.rho), result.params)
+        for name, (model, result, numbers) in runs.items():
+            save_network(paths.Q1_SWEEP_ARTIFACTS / name / paths.MODEL, model, result.params)
             io.write_csv(paths.Q1_SWEEP_PLOTS / name / paths.CURVE, result.curve)
             figures.features_figure(result.params["W1"], split.size,
-                                    f"Lhid={hidden}, lambda={lam:g} (beta={q1.beta:g}, rho={q1.rho:g})",
+                                    f"Lhid={model.n_hidden}, lambda={model.lam:g} (beta={q1.beta:g}, rho={q1.rho:g})",
                                     paths.Q1_SWEEP_PLOTS / name / "features.png")
             io.write_json(paths.Q1_SWEEP_RESULTS / name / paths.RESULT, numbers)
     write_log("q1_sweep", train_seconds=round(seconds, 2),
-              configurations={config_name(*configs[i]): round(runs[i][0].seconds, 2) for i in range(len(configs))})
-    for i, (hidden, lam) in enumerate(configs):
-        numbers = runs[i][1]
-        print(f"q1_sweep {config_name(hidden, lam)}: held-out r2 {numbers['heldout_r2']:.3f}, feature score "
-              f"{numbers['feature_score']:.3f}, {runs[i][0].seconds:.1f}s")
+              configurations={name: round(result.seconds, 2) for name, (_, result, _) in runs.items()})
+    for name, (_, result, numbers) in runs.items():
+        print(f"q1_sweep {name}: held-out r2 {numbers['heldout_r2']:.3f}, "
+              f"feature score {numbers['feature_score']:.3f}, {result.seconds:.1f}s")
     print(f"q1_sweep: {len(configs)} configurations in {seconds:.1f}s")
-
 
 if __name__ == "__main__":
     run(app)
