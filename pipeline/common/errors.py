@@ -30,7 +30,7 @@ def run(app: Callable[..., object]) -> None:
     and DVC's cancellation send) print 'interrupted: ...' and exit 130. Outputs are committed as one set at the end
     of a stage (pipeline.common.staging), so in every one of these cases the earlier outputs stay as they were.
     Thread counts are set here, in code, so OPENBLAS_NUM_THREADS and the like cannot change a result (a stage
-    uses more cores through worker processes of one thread each: pipeline.common.seeds).
+    uses more cores through worker processes of one thread each: pipeline.common.parallel).
     """
     signal.signal(signal.SIGTERM, _interrupt)
     if signal.getsignal(signal.SIGINT) is signal.default_int_handler:  # not where the shell ignores Ctrl-C

@@ -30,8 +30,8 @@ from pipeline.common.config import Params, load, stage_help
 from pipeline.common.document import Paragraph, Table, to_markdown
 from pipeline.common.errors import UserError, make_app, run
 from pipeline.common.memory import check_fits
+from pipeline.common.parallel import jobs, map_parallel
 from pipeline.common.provenance import write_log
-from pipeline.common.seeds import jobs, map_seeds
 from pipeline.common.staging import outputs
 from pipeline.q1 import figures, fit, quality
 from pipeline.q1.data import load_split, normalised_patches
@@ -91,7 +91,7 @@ def main() -> None:
     quality.check_window(q1.quality.window, split.size)
     check_fits("q1.search.hidden", grid.hidden,
                jobs(len(grid.seeds)) * fit.memory_needed(split.train.shape[1], grid.hidden, len(split.train)))
-    runs = map_seeds(functools.partial(search_seed, p, patches), grid.seeds)
+    runs = map_parallel(functools.partial(search_seed, p, patches), grid.seeds)
     tables = [choose(pd.DataFrame(rows), grid.min_r2) for rows, _, _ in runs]
     table = pd.concat(tables, ignore_index=True)
     chosen = [t[t["chosen"]].iloc[0] for t in tables]

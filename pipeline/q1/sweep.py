@@ -1,7 +1,7 @@
 """Stage q1_sweep (Q1 d): every configuration of the Lhid x lambda grid (params.yaml q1.sweep), trained and saved.
 
 beta and rho are fixed (params.yaml q1.beta, q1.rho: the search's choice). The configurations are independent
-trainings, run side by side on the machine's cores (pipeline.common.seeds.map_seeds, the largest Lhid first). For
+trainings, run side by side on the machine's cores (pipeline.common.parallel, the largest Lhid first). For
 each configuration, name = h<hidden>_l<lambda> (e.g. h50_l0.0005), it writes artifacts/q1/sweep/<name>/model.npz,
 plots/q1/sweep/<name>/features.png and curve.csv, and results/q1/sweep/<name>/result.json (pipeline.q1.quality.measure
 plus hidden, lambda, beta, rho and steps); the times go to logs/q1_sweep.json. pipeline.q1.sweep_summary combines
@@ -18,8 +18,8 @@ from pipeline.common import io, paths
 from pipeline.common.config import Params, load, stage_help
 from pipeline.common.errors import make_app, run
 from pipeline.common.memory import check_fits
+from pipeline.common.parallel import jobs, map_parallel
 from pipeline.common.provenance import write_log
-from pipeline.common.seeds import jobs, map_seeds
 from pipeline.common.staging import outputs
 from pipeline.q1 import figures, fit, quality
 from pipeline.q1.data import PatchSplit, save_network, training_split
@@ -60,7 +60,7 @@ def main() -> None:
                jobs(len(configs)) * fit.memory_needed(split.train.shape[1], largest, len(split.train)))
     order = sorted(range(len(configs)), key=lambda i: -configs[i][0])  # the longest fits first: no idle core at the end
     started = time.perf_counter()
-    fitted = dict(zip(order, map_seeds(lambda i: fit_config(p, split, configs[i]), order), strict=True))
+    fitted = dict(zip(order, map_parallel(lambda i: fit_config(p, split, configs[i]), order), strict=True))
     seconds = time.perf_counter() - started
     runs = {config_name(*configs[i]): fitted[i] for i in range(len(configs))}  # in grid order
 

@@ -1,7 +1,7 @@
 """Stage q2_train@<name> (Q2 a): train one (D, P) trigram network with mini-batch momentum SGD.
 
 Early stopping on the validation cross-entropy, best parameters restored (models.trainer.train). The network is
-trained once per seed of params.yaml q2.seeds, side by side on the machine's cores (pipeline.common.seeds).
+trained once per seed of params.yaml q2.seeds, side by side on the machine's cores (pipeline.common.parallel).
 Per seed k: artifacts/q2/train/<name>/seed<k>/model.npz (weights), plots/q2/train/<name>/seed<k>/curve.csv (per
 epoch: train and validation cross-entropy and accuracy), results/q2/train/<name>/seed<k>/result.json (validation
 and test cross-entropy and accuracy with the best parameters, stopping and best epoch, stop reason, parameter
@@ -29,9 +29,10 @@ from pipeline.common import figures, io, paths
 from pipeline.common.config import Params, load, stage_help
 from pipeline.common.errors import UserError, make_app, run
 from pipeline.common.memory import check_fits
+from pipeline.common.parallel import jobs, map_parallel
 from pipeline.common.progress import epoch_printer
 from pipeline.common.provenance import log_training
-from pipeline.common.seeds import jobs, map_seeds, over_seeds, seed_folder
+from pipeline.common.seeds import over_seeds, seed_folder
 from pipeline.common.staging import outputs
 from pipeline.q2.data import VOCAB_SIZE, Trigrams, load_trigrams
 from pipeline.q2.network import artifact_path, save_network
@@ -70,7 +71,7 @@ def main(name: str = typer.Argument(..., help="the network: a key of params.yaml
                jobs(len(q2.seeds)) * memory_needed(size.dim, size.hidden))
     trigrams = load_trigrams(p.data.data2)
     started = time.perf_counter()
-    runs = map_seeds(functools.partial(train_seed, name, p, trigrams), q2.seeds)
+    runs = map_parallel(functools.partial(train_seed, name, p, trigrams), q2.seeds)
     seconds = time.perf_counter() - started
     model = TrigramLM(vocab=VOCAB_SIZE, dim=size.dim, hidden=size.hidden, init_std=q2.init_std)
     summaries = [seed_summary(name, size, run) for run in runs]

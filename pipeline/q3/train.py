@@ -3,7 +3,7 @@
     python -m pipeline.q3.train gru           (one DVC stage per key of params.yaml q3.models)
 
 The model is trained once per seed of params.yaml q3.seeds, the seeds side by side on the machine's cores
-(pipeline.common.seeds). Per seed k: artifacts/q3/train/<model>/seed<k>/model.npz, results/q3/train/<model>/seed<k>/
+(pipeline.common.parallel). Per seed k: artifacts/q3/train/<model>/seed<k>/model.npz, results/q3/train/<model>/seed<k>/
 (result.json, confusion_train.csv, confusion_test.csv), plots/q3/train/<model>/seed<k>/curve.csv. Over the seeds:
 results/q3/train/<model>/result.json (mean, std, min and max of the test and validation scores, the per-seed rows,
 the median seed) and plots/q3/train/<model>/ curve.png, confusion_train.png, confusion_test.png of the seed with
@@ -37,9 +37,10 @@ from pipeline.common import figures, io, paths
 from pipeline.common.config import Params, load, stage_help
 from pipeline.common.errors import UserError, make_app, run
 from pipeline.common.memory import check_fits
+from pipeline.common.parallel import jobs, map_parallel
 from pipeline.common.progress import epoch_printer
 from pipeline.common.provenance import log_training
-from pipeline.common.seeds import jobs, map_seeds, over_seeds, seed_folder
+from pipeline.common.seeds import over_seeds, seed_folder
 from pipeline.common.staging import outputs
 from pipeline.q3.augment import Augmenter
 from pipeline.q3.data import Activities, load_activities
@@ -178,7 +179,7 @@ def train_and_score(model_name: str, p: Params) -> None:
         raise UserError(f"{p.data.data3}: trY has a single window of class {', '.join(small)}; every class needs at "
                         "least 2 to hold one out for validation")
     started = time.perf_counter()
-    runs = map_seeds(functools.partial(train_seed, model_name, p, acts), q3.seeds)
+    runs = map_parallel(functools.partial(train_seed, model_name, p, acts), q3.seeds)
     seconds = time.perf_counter() - started
     model = build_model(model_name, m, acts, q3.workers)
     summaries = [seed_summary(model_name, model, run, acts.classes) for run in runs]
