@@ -1,4 +1,4 @@
-"""Classical momentum SGD and gradient-norm clipping."""
+"""Classical momentum SGD (with optional weight decay) and gradient-norm clipping."""
 
 from __future__ import annotations
 
@@ -8,17 +8,20 @@ from models.contract import Params
 
 
 class MomentumSGD:
-    """Classical momentum, one velocity per parameter:
+    """Classical momentum, one velocity per parameter, with optional L2 weight decay of the matrices:
 
-        v <- alpha * v - lr * grad
+        g <- grad + weight_decay * theta   (theta with ndim >= 2: weights and embeddings; biases are not decayed)
+        v <- alpha * v - lr * g
         theta <- theta + v
 
-    (not the damped form v <- alpha v + (1 - alpha) grad). Parameters are updated in place.
+    (not the damped form v <- alpha v + (1 - alpha) g). The decay is the gradient of weight_decay / 2 * |theta|^2,
+    a penalty the model's own loss does not contain. Parameters are updated in place.
     """
 
-    def __init__(self, lr: float, momentum: float) -> None:
+    def __init__(self, lr: float, momentum: float, weight_decay: float = 0.0) -> None:
         self.lr = lr
         self.momentum = momentum
+        self.weight_decay = weight_decay
         self.velocity: Params = {}
 
     def step(self, params: Params, grads: Params) -> None:
@@ -26,6 +29,8 @@ class MomentumSGD:
             v = self.velocity.get(name)
             if v is None:
                 v = self.velocity[name] = np.zeros_like(params[name])
+            if self.weight_decay and params[name].ndim >= 2:
+                grad = grad + self.weight_decay * params[name]
             v *= self.momentum
             v -= self.lr * grad
             params[name] += v

@@ -32,6 +32,7 @@ class Size(Section):
     hidden: int = param(positive_int, "P, sigmoid hidden units")
     epochs: int = param(positive_int, "epoch limit (and the cosine schedule's length)")
     lr: float = param(positive, "learning rate (peak of the schedule)")
+    weight_decay: float = param(non_negative, "L2 weight decay of the matrices R, W1, W2 (0 = off)")
 
 
 @declared

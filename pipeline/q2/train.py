@@ -120,10 +120,10 @@ def train_seed(name: str, p: Params, trigrams: Trigrams, seed: int) -> SeedRun:
     try:
         result = train(
             model, model.init_params(init_rng, DTYPES[q2.dtype]), train_set,
-            optimizer=MomentumSGD(size.lr, q2.momentum), epochs=size.epochs, batch_size=q2.batch_size,
-            rng=shuffle_rng, val_data=val_set, patience=q2.patience, min_delta=q2.min_delta, lr_schedule=schedule,
-            train_eval_size=q2.train_eval_size, eval_batch_size=EVAL_BATCH,
-            callback=epoch_printer(f"q2_train {name} seed {seed}", size.epochs),
+            optimizer=MomentumSGD(size.lr, q2.momentum, size.weight_decay), epochs=size.epochs,
+            batch_size=q2.batch_size, rng=shuffle_rng, val_data=val_set, patience=q2.patience,
+            min_delta=q2.min_delta, lr_schedule=schedule, train_eval_size=q2.train_eval_size,
+            eval_batch_size=EVAL_BATCH, callback=epoch_printer(f"q2_train {name} seed {seed}", size.epochs),
         )
     except TrainingDiverged as err:
         raise UserError(

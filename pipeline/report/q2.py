@@ -104,6 +104,14 @@ def stopping(names: list[str], results: dict[str, dict], params: dict) -> str:
     return "; ".join(parts) + "."
 
 
+def weight_decay(sizes: dict, results: dict) -> str:
+    """The L2 weight decay of each network's matrices (models.optim.MomentumSGD), or that there is none."""
+    if not any(size["weight_decay"] for size in sizes.values()):
+        return "no weight decay"
+    return "L2 weight decay of the matrices R, W1, W2 " + ", ".join(
+        f"{num(size['weight_decay'])} for {label(results[name])}" for name, size in sizes.items())
+
+
 def training(src: Sources, params: dict) -> list[Block]:
     """Q2 (a): curves and the comparison of the (D, P) networks."""
     q2 = params["q2"]
@@ -119,7 +127,8 @@ def training(src: Sources, params: dict) -> list[Block]:
             f"layer of P units and a {VOCAB_SIZE}-way softmax. Mini-batch SGD, batch {q2['batch_size']}, momentum "
             f"{num(q2['momentum'])}, Gaussian initialisation with std {num(q2['init_std'])}, learning rate "
             + ", ".join(f"{num(size['lr'])} for {label(results[name])}" for name, size in q2["sizes"].items())
-            + f" ({q2['schedule']} schedule), early stopping on the validation cross-entropy with "
+            + f" ({q2['schedule']} schedule), " + weight_decay(q2["sizes"], results)
+            + "; early stopping on the validation cross-entropy with "
             f"patience {q2['patience']} (the weights of the best epoch are kept). Each network is trained with "
             f"{seeds} seeds ({', '.join(map(str, q2['seeds']))}); the table gives means over them. "
             + stopping(names, results, params)

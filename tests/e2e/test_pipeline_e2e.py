@@ -96,7 +96,7 @@ def test_pipeline_runs_and_second_repro_is_a_no_op(tmp_path):
     assert "Running stage" not in second
 
     # A new network is one params.yaml entry: it gets its own stage, and only what reads q2.sizes re-runs.
-    params["q2"]["sizes"]["d4_p16"] = {"dim": 4, "hidden": 16, "epochs": 1, "lr": 0.5}
+    params["q2"]["sizes"]["d4_p16"] = {"dim": 4, "hidden": 16, "epochs": 1, "lr": 0.5, "weight_decay": 0.0}
     (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     dry = _dvc(repo, "repro", "--dry")
     assert set(re.findall(r"Running stage '([^']+)'", dry)) == {"q2_train@d4_p16", "q2_summary", "report"}, dry

@@ -213,6 +213,18 @@ def test_tiny_end_to_end(project, monkeypatch, capsys):
     assert (paths.Q2_EMBEDDINGS_PLOTS / "pca.png").stat().st_size > 0
 
 
+def test_weight_decay_reaches_the_optimiser_and_shrinks_the_matrices(project, monkeypatch, capsys):
+    norms = {}
+    for decay in (0.0, 0.05):
+        project.set("q2.sizes", sizes(epochs=2, weight_decay=decay))
+        code, err = project.run(train, NET, monkeypatch=monkeypatch, capsys=capsys)
+        assert code == 0, err
+        _, params = network.load_network(project.root / network.artifact_path(NET, SEEDS[0]))
+        norms[decay] = {name: float(np.linalg.norm(params[name])) for name in ("R", "W1", "W2")}
+    for name in ("R", "W1", "W2"):
+        assert norms[0.05][name] < 0.9 * norms[0.0][name], (name, norms)
+
+
 def test_predict_names_the_missing_model_of_the_median_seed(project, monkeypatch, capsys):
     code, err = project.run(train, NET, monkeypatch=monkeypatch, capsys=capsys)
     assert code == 0, err
@@ -227,6 +239,6 @@ def test_summary_requires_sizes_and_results(project, monkeypatch, capsys):
     project.set("q2.sizes", None)
     code, err = project.run(summary, monkeypatch=monkeypatch, capsys=capsys)
     assert code == 2 and err[0].startswith("error: params.yaml q2.sizes = None")
-    project.set("q2.sizes", {"d8_p64": {"dim": 8, "hidden": 64, "epochs": 1, "lr": 0.5}})
+    project.set("q2.sizes", {"d8_p64": {"dim": 8, "hidden": 64, "epochs": 1, "lr": 0.5, "weight_decay": 0.0}})
     code, err = project.run(summary, monkeypatch=monkeypatch, capsys=capsys)
     assert code == 2 and f"{paths.Q2_TRAIN_RESULTS / 'd8_p64' / paths.RESULT}: missing" in err[0]

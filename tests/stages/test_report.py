@@ -24,6 +24,7 @@ from pipeline.common.provenance import log_training, read_logs
 from pipeline.common.seeds import seed_folder
 from pipeline.q3.compare import TABLE_COLUMNS
 from pipeline.report import write
+from pipeline.report.q2 import weight_decay
 from pipeline.report.q3 import confusions, difference, q3_section
 from pipeline.report.sources import Sources, change, pct, points, trend
 from tests.conftest import ROOT
@@ -258,6 +259,13 @@ def test_a_difference_adds_the_seed_spread_to_the_test_set_noise():
     # with many seeds the interval shrinks below one seed's std: a difference smaller than that std is still a tie
     many = {"mean": 0.95, "std": 0.05, "seeds": 1000}, {"mean": 0.91, "std": 0.0, "seeds": 1000}
     assert difference(*many, 10**6)[1] < 0.04 < 0.05 and difference(*many, 10**6)[2]
+
+
+def test_the_q2_paragraph_names_each_networks_weight_decay_or_none():
+    results = {"a": {"dim": 32, "hidden": 256}, "b": {"dim": 8, "hidden": 64}}
+    assert weight_decay({"a": {"weight_decay": 0}, "b": {"weight_decay": 0.0}}, results) == "no weight decay"
+    assert weight_decay({"a": {"weight_decay": 1e-5}, "b": {"weight_decay": 0}}, results) == (
+        "L2 weight decay of the matrices R, W1, W2 1e-05 for (D, P) = (32, 256), 0 for (D, P) = (8, 64)")
 
 
 def test_confusions_are_the_largest_off_diagonal_cells():

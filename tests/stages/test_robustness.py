@@ -46,7 +46,7 @@ def _project(root: Path, rows: int, epochs: int) -> Project:
 
 
 def _epochs(project: Project, epochs: int) -> Project:
-    sizes = {NET: {"dim": 8, "hidden": 16, "epochs": epochs, "lr": 0.5}}
+    sizes = {NET: {"dim": 8, "hidden": 16, "epochs": epochs, "lr": 0.5, "weight_decay": 0.0}}
     return project.set("q2.sizes", sizes).set("q2.patience", epochs)
 
 

@@ -32,6 +32,7 @@ STAGES = (preprocess, search, q1_train, sweep, sweep_summary, q2_train, summary,
 NAMES = {q2_train: {"name": "d32_p256"}, q3_train: {"model": "gru"}}  # the stage's command-line argument
 DELETE = object()  # a change that removes the key
 GRU = {**PARAMS["q3"]["models"]["gru"]}
+D4_P8 = {"dim": 4, "hidden": 8, "epochs": 3, "lr": 0.5, "weight_decay": 0.0}  # a valid q2.sizes entry
 
 POS_INT, INT0 = "must be a positive integer", "must be an integer >= 0"
 NUMBER, POSITIVE, NON_NEG, UNIT = "must be a finite number", "must be > 0", "must be >= 0", "must be in (0, 1)"
@@ -116,6 +117,9 @@ CASES = [
     (q2_train, {"q2.sizes.d32_p256.lr": "fast"}, "q2.sizes.d32_p256.lr", "'fast'", NUMBER),
     (q2_train, {"q2.sizes.d32_p256.lr": True}, "q2.sizes.d32_p256.lr", "True", NUMBER),
     (q2_train, {"q2.sizes.d32_p256.lr": DELETE}, "q2.sizes.d32_p256.lr", "None", NUMBER),
+    (q2_train, {"q2.sizes.d32_p256.weight_decay": -1e-5}, "q2.sizes.d32_p256.weight_decay", "-1e-05", NON_NEG),
+    (q2_train, {"q2.sizes.d32_p256.weight_decay": math.inf}, "q2.sizes.d32_p256.weight_decay", "inf", NUMBER),
+    (q2_train, {"q2.sizes.d32_p256.weight_decay": DELETE}, "q2.sizes.d32_p256.weight_decay", "None", NUMBER),
     (q2_train, {"q2.momentum": 1.0}, "q2.momentum", "1.0", MOMENTUM),
     (q2_train, {"q2.patience": 0}, "q2.patience", "0", POS_INT),
     (q2_train, {"q2.min_delta": -0.5}, "q2.min_delta", "-0.5", NON_NEG),
@@ -134,15 +138,12 @@ CASES = [
     (q2_train, {"q2.seeds": [1, 1]}, "q2.seeds", "[1, 1]", "values must be distinct"),
     (q2_train, {"q2.seeds": []}, "q2.seeds", "[]", "must be a non-empty list"),
     (q2_train, {"q2.seeds": 0}, "q2.seeds", "0", "must be a non-empty list"),
-    (summary, {"q2.sizes": {"d4_p8": {"dim": 0, "hidden": 8, "epochs": 3, "lr": 0.5}}}, "q2.sizes.d4_p8.dim", "0",
-     POS_INT),
-    (summary, {"q2.sizes": {"d4_p8": {"dim": 4, "epochs": 3, "lr": 0.5}}}, "q2.sizes.d4_p8.hidden", "None", POS_INT),
-    (summary, {"q2.sizes": {"d4_p8": {"dim": 4, "hidden": 2.5, "epochs": 3, "lr": 0.5}}}, "q2.sizes.d4_p8.hidden",
-     "2.5", POS_INT),
-    (summary, {"q2.sizes": {"d4_p8": {"dim": 4, "hidden": 8, "epochs": 3, "lr": -1}}}, "q2.sizes.d4_p8.lr", "-1",
-     POSITIVE),
-    (summary, {"q2.sizes": {"d4/p8": {"dim": 4, "hidden": 8, "epochs": 3, "lr": 0.5}}}, "q2.sizes (key)", "'d4/p8'",
-     NAME),
+    (summary, {"q2.sizes": {"d4_p8": {**D4_P8, "dim": 0}}}, "q2.sizes.d4_p8.dim", "0", POS_INT),
+    (summary, {"q2.sizes": {"d4_p8": {k: v for k, v in D4_P8.items() if k != "hidden"}}}, "q2.sizes.d4_p8.hidden",
+     "None", POS_INT),
+    (summary, {"q2.sizes": {"d4_p8": {**D4_P8, "hidden": 2.5}}}, "q2.sizes.d4_p8.hidden", "2.5", POS_INT),
+    (summary, {"q2.sizes": {"d4_p8": {**D4_P8, "lr": -1}}}, "q2.sizes.d4_p8.lr", "-1", POSITIVE),
+    (summary, {"q2.sizes": {"d4/p8": D4_P8}}, "q2.sizes (key)", "'d4/p8'", NAME),
     (summary, {"q2.sizes": {}}, "q2.sizes", "{}", "must be a non-empty mapping"),
     (predict, {"q2.predict.network": "../d4"}, "q2.predict.network", "'../d4'", NAME),
     (predict, {"q2.predict.count": 0}, "q2.predict.count", "0", POS_INT),
@@ -266,7 +267,7 @@ def test_a_network_name_that_is_no_file_name_is_one_line(name):
     (search, {"q1.search.betas": [1.0]}, "params.yaml q1.search.betas: unknown key (known: hidden, lambda, beta, "
                                          "rho, min_r2, iterations, seeds)"),
     (q2_train, {"q2.sizes.d32_p256.dims": 32}, "params.yaml q2.sizes.d32_p256.dims: unknown key (known: dim, "
-                                               "hidden, epochs, lr)"),
+                                               "hidden, epochs, lr, weight_decay)"),
     (write, {"data.data4": "x.h5"}, "params.yaml data.data4: unknown key (known: data1, data2, data3)"),
 ])
 def test_an_unknown_key_in_a_section_read_whole_is_one_line(stage, changes, line):

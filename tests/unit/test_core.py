@@ -22,6 +22,31 @@ def test_momentum_matches_hand_computation_over_three_steps():
     np.testing.assert_allclose(params["w"], [1.109, -2.6255], rtol=1e-12)
 
 
+def test_weight_decay_adds_decay_times_theta_to_the_gradient_of_matrices_only():
+    params = {"W": np.array([[1.0, -2.0]]), "b": np.array([3.0])}
+    opt = MomentumSGD(lr=0.1, momentum=0.5, weight_decay=0.2)
+    grads = [{"W": np.array([[0.5, 0.0]]), "b": np.array([1.0])}, {"W": np.array([[0.0, 1.0]]), "b": np.array([0.0])}]
+    # W: g1 = [0.5 + 0.2, 0 - 0.4] = [0.7, -0.4], v1 = [-0.07, 0.04], W1 = [0.93, -1.96]
+    #    g2 = [0 + 0.186, 1 - 0.392] = [0.186, 0.608], v2 = 0.5 v1 - 0.1 g2 = [-0.0536, -0.0408], W2 = [0.8764, -2.0008]
+    # b (a bias, not decayed): v1 = -0.1, b1 = 2.9; v2 = -0.05, b2 = 2.85
+    for g in grads:
+        opt.step(params, g)
+    np.testing.assert_allclose(params["W"], [[0.8764, -2.0008]], rtol=1e-12)
+    np.testing.assert_allclose(params["b"], [2.85], rtol=1e-12)
+    assert grads[0]["W"].tolist() == [[0.5, 0.0]]  # the caller's gradient is not changed
+
+
+def test_zero_weight_decay_is_the_plain_update_bit_for_bit():
+    rng = np.random.default_rng(0)
+    start = {"W": rng.standard_normal((3, 4)).astype(np.float32), "b": rng.standard_normal(4).astype(np.float32)}
+    grads = [{k: rng.standard_normal(v.shape).astype(np.float32) for k, v in start.items()} for _ in range(3)]
+    plain, decayed = ({k: v.copy() for k, v in start.items()} for _ in range(2))
+    for opt, params in ((MomentumSGD(0.3, 0.85), plain), (MomentumSGD(0.3, 0.85, weight_decay=0.0), decayed)):
+        for g in grads:
+            opt.step(params, g)
+    assert all(np.array_equal(plain[k], decayed[k]) for k in start)
+
+
 def test_clip_grad_norm_scales_to_max_norm_only_when_above():
     grads = {"a": np.array([3.0]), "b": np.array([4.0])}
     assert clip_grad_norm(grads, 10.0) == pytest.approx(5.0)
