@@ -50,7 +50,7 @@ RECURRENT_INITS = ("glorot", "orthogonal", "identity")
 class Workspace:
     """Named scratch arrays, reused across calls: each name keeps one flat buffer that only grows, and a request
     gets a contiguous view of its first entries. Training batches (32 rows) and evaluation chunks (256) take turns
-    every epoch; allocating the step buffers afresh at each change of shape cost the LSTM ~0.4 s per epoch of
+    every epoch; allocating the step buffers afresh at each change of shape cost the LSTM ~0.3 s per epoch of
     first-touch page faults (its 256-row buffers are ~220 MB)."""
 
     def __init__(self) -> None:

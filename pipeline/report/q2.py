@@ -104,12 +104,16 @@ def stopping(names: list[str], results: dict[str, dict], params: dict) -> str:
     return "; ".join(parts) + "."
 
 
+def per_network(sizes: dict, results: dict, key: str) -> str:
+    """One q2.sizes setting of every network, e.g. '0.3 for (D, P) = (32, 256), 0.5 for (D, P) = (16, 128)'."""
+    return ", ".join(f"{num(size[key])} for {label(results[name])}" for name, size in sizes.items())
+
+
 def weight_decay(sizes: dict, results: dict) -> str:
     """The L2 weight decay of each network's matrices (models.optim.MomentumSGD), or that there is none."""
     if not any(size["weight_decay"] for size in sizes.values()):
         return "no weight decay"
-    return "L2 weight decay of the matrices R, W1, W2 " + ", ".join(
-        f"{num(size['weight_decay'])} for {label(results[name])}" for name, size in sizes.items())
+    return "L2 weight decay of the matrices R, W1, W2 " + per_network(sizes, results, "weight_decay")
 
 
 def training(src: Sources, params: dict) -> list[Block]:
@@ -126,7 +130,7 @@ def training(src: Sources, params: dict) -> list[Block]:
             f"Each network maps the three words through one shared {VOCAB_SIZE} × D embedding, a sigmoid hidden "
             f"layer of P units and a {VOCAB_SIZE}-way softmax. Mini-batch SGD, batch {q2['batch_size']}, momentum "
             f"{num(q2['momentum'])}, Gaussian initialisation with std {num(q2['init_std'])}, learning rate "
-            + ", ".join(f"{num(size['lr'])} for {label(results[name])}" for name, size in q2["sizes"].items())
+            + per_network(q2["sizes"], results, "lr")
             + f" ({q2['schedule']} schedule), " + weight_decay(q2["sizes"], results)
             + "; early stopping on the validation cross-entropy with "
             f"patience {q2['patience']} (the weights of the best epoch are kept). Each network is trained with "
