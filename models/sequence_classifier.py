@@ -45,6 +45,7 @@ class RecurrentClassifier:
         n_classes: int,
         recurrent_init: str,
         recurrent_gain: float,
+        layers: int = 1,
         workers: int = 1,
         eval_chunk: int = 256,
     ) -> None:
@@ -52,7 +53,9 @@ class RecurrentClassifier:
             raise ValueError(f"unknown cell {cell!r}; expected one of {', '.join(LAYERS)}")
         if recurrent_init not in RECURRENT_INITS:
             raise ValueError(f"unknown recurrent init {recurrent_init!r}; expected one of {RECURRENT_INITS}")
-        self.cell, self.layer = cell, LAYERS[cell]
+        if layers != 1:
+            raise ValueError("layers > 1: not yet")
+        self.cell, self.layer, self.layers = cell, LAYERS[cell], layers
         self.n_inputs, self.hidden = n_inputs, hidden
         self.head = MLPHead(hidden, tuple(head), n_classes)
         self.recurrent_init, self.recurrent_gain = recurrent_init, recurrent_gain

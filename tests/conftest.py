@@ -100,10 +100,10 @@ class Project:
         "q2.seeds": [0, 1],
         "q2.predict.network": "d4_p8", "q2.predict.count": 3, "q2.predict.top": 5,
         "q2.embeddings.network": "d4_p8", "q2.embeddings.words": "w1,w2", "q2.embeddings.neighbours": 3,
-        "q3.models": {m: {"hidden": 4, "head": "4", "lr": 0.1, "schedule": "cosine", "lr_min": 0.0, "epochs": 2,
-                          "patience": 2, "clip": 5.0, "recurrent_init": "glorot", "recurrent_gain": 1.0,
-                          "rotation": 0, "scale": 0, "jitter": 0}
-                      for m in ("rnn", "lstm", "gru")},
+        "q3.models": {m: {"cell": m, "layers": 1, "hidden": 4, "head": "4", "lr": 0.1, "schedule": "cosine",
+                          "lr_min": 0.0, "epochs": 2, "patience": 2, "clip": 5.0, "recurrent_init": "glorot",
+                          "recurrent_gain": 1.0, "rotation": 0, "scale": 0, "jitter": 0}
+                      for m in ("rnn", "lstm", "gru")},  # each entry named after its cell
         "q3.batch_size": 8, "q3.train_eval_size": 20, "q3.seeds": [0, 1],
     }
 

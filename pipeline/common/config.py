@@ -134,6 +134,10 @@ class Section:
         raise AttributeError(f"params.yaml {object.__getattribute__(self, '_key')}.{attr} was not listed in this "
                              "stage's PARAMS (and dvc.yaml params:), so the stage may not read it")
 
+    def as_dict(self) -> dict:
+        """The loaded keys and values, by their params.yaml names (nested sections stay Section objects)."""
+        return {yaml_key(f): self.__dict__[f.name] for f in dataclasses.fields(self) if f.name in self.__dict__}
+
     def check(self, key: str) -> list[str]:
         """Rules that relate several keys of the section, e.g. `less(...)`; run by `load` when the section's keys
         passed their own rules, and skipped when the stage did not list a key the rule needs."""

@@ -21,6 +21,7 @@ LOGS = Path("logs")  # each stage's last run: seconds, threads, versions (not tr
 MODEL = "model.npz"  # the artifact of every trained network (pipeline.common.artifact)
 RESULT = "result.json"  # per-network summary
 CURVE = "curve.csv"  # per-epoch (or per-iteration) curve
+TEST_PREDICTIONS = "test_predictions.csv"  # Q3: recording, true and predicted class of every test window
 
 # Q1
 Q1_PREPROCESS_RESULTS = RESULTS / "q1" / "preprocess"

@@ -6,6 +6,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+from scipy import stats
+
+LEVEL = 0.95  # of every interval and test over seeds
 
 
 def spread(values: Sequence[float]) -> dict[str, float]:
@@ -13,6 +16,22 @@ def spread(values: Sequence[float]) -> dict[str, float]:
     v = np.asarray(values, dtype=float)
     return {"mean": float(v.mean()), "std": float(v.std(ddof=1)) if len(v) > 1 else 0.0,
             "min": float(v.min()), "max": float(v.max())}
+
+
+def mean_difference_test(diff: float, spreads: Sequence[tuple[float, int]], known_variance: float = 0.0
+                         ) -> dict[str, float]:
+    """A difference of two means over seeds, tested as suits a few seeds. `spreads`: each mean's (std, k) over its k
+    seeds. The standard error adds each mean's seed variance (std^2 / k) and a `known_variance` (e.g. the test set's);
+    the t quantile takes the Welch-Satterthwaite degrees of freedom (the known part counted as exact). Returns
+    difference, half_width (95 %), dof and p_value (two-sided)."""
+    parts = [(std * std / k, k - 1) for std, k in spreads if k > 1]
+    variance = known_variance + sum(var for var, _ in parts)
+    denominator = sum(var * var / dof for var, dof in parts)
+    dof = variance * variance / denominator if denominator > 0 else np.inf
+    se = float(np.sqrt(variance))
+    p_value = float(2 * stats.t.sf(abs(diff) / se, dof)) if se > 0 else float(diff == 0)
+    return {"difference": float(diff), "half_width": float(stats.t.ppf(0.5 + LEVEL / 2, dof) * se),
+            "dof": float(dof), "p_value": p_value}
 
 
 def median_seed(seeds: Sequence[int], scores: Sequence[float]) -> int:

@@ -1,10 +1,21 @@
-"""Stage q3_compare (Q3 b, c): RNN vs LSTM vs GRU from the q3_train summaries.
+"""Stage q3_compare (Q3 b, c): the entries of q3.models compared, from the q3_train summaries and test predictions.
 
-Reads results/q3/train/<model>/result.json (scores over the seeds) for every key of params.yaml q3.models, in
-order (never by globbing), and writes metrics/q3.json (headline numbers, means over the seeds:
-{"<model>": {"test_accuracy", "test_accuracy_std", "val_accuracy", "val_cross_entropy"}}), one table
-(results/q3/compare/comparison.csv and .md) and one figure (plots/q3/compare/comparison.png: test accuracy per
-model and seed, validation error per epoch of the median seed).
+Reads results/q3/train/<model>/ (result.json and every seed's test_predictions.csv) for every key of params.yaml
+q3.models, in order (never by globbing), and results/q3/baseline/. Two questions are kept apart, each answered only
+for entries that differ in nothing else (`pairs`):
+
+- cell: entries of different cells trained with one recipe (every setting equal but the cell and the learning
+  rate, epochs and patience chosen per cell on validation);
+- recipe: entries of one cell that differ in one aspect of the recipe (augmentation, architecture, optimisation,
+  initialisation, or learning rate and epochs).
+
+Every entry is also compared with the softmax-regression baseline. Differences and their intervals come from
+pipeline.q3.intervals (seeds and a bootstrap over the test file's recordings).
+
+Writes metrics/q3.json (headline numbers per entry, means over the seeds: {"<model>": {"test_accuracy",
+"test_accuracy_std", "test_accuracy_low", "test_accuracy_high", "val_accuracy", "val_cross_entropy"}}),
+results/q3/compare/comparison.csv and .md (one row per entry), differences.csv (one row per compared pair) and
+plots/q3/compare/comparison.png (test accuracy per entry grouped by cell; validation accuracy per epoch).
 """
 
 from __future__ import annotations
@@ -20,75 +31,138 @@ from pipeline.common.errors import make_app, run
 from pipeline.common.readers import read_csv, read_json
 from pipeline.common.seeds import seed_folder
 from pipeline.common.staging import outputs
-from pipeline.q3.params import SCHEMA
+from pipeline.q3.intervals import Predictions, difference, draw_weights, interval
+from pipeline.q3.params import AUGMENTATION_KEYS, SCHEMA, architecture, augmented
 from pipeline.q3.train import SPREAD_KEYS
 
 PARAMS = ("q3.models",)
-TABLE_COLUMNS = ["model", "test_accuracy", "test_accuracy_std", "test_accuracy_min", "test_accuracy_max",
-                 "val_accuracy", "val_cross_entropy", "test_cross_entropy", "best_epochs", "parameters"]
+BASELINE = "baseline"
+PER_CELL = ("lr", "epochs", "patience")  # chosen per cell on validation: may differ between the cells of one recipe
+ASPECTS = {"augmentation": AUGMENTATION_KEYS, "architecture": ("layers", "hidden", "head"),
+           "optimisation": ("schedule", "lr_min", "clip"), "initialisation": ("recurrent_init", "recurrent_gain"),
+           "learning rate and epochs": PER_CELL}
+TABLE_COLUMNS = ["model", "cell", "layers", "augmented", "test_accuracy", "test_accuracy_std", "test_accuracy_low",
+                 "test_accuracy_high", "test_accuracy_min", "test_accuracy_max", "val_accuracy", "val_cross_entropy",
+                 "test_cross_entropy", "best_epochs", "parameters"]
+DIFFERENCE_COLUMNS = ["question", "aspect", "a", "b", "difference", "half_width", "dof", "p_value", "tie"]
+PREDICTION_COLUMNS = ("recording", "true", "predicted")
 
 HELP = stage_help(__doc__, SCHEMA, PARAMS)
 app = make_app(HELP)
 
 
-def headline(s: dict) -> dict[str, float]:
-    """A model's metrics/q3.json entry: means over the seeds and the test accuracy's std (min and max are in the
-    table and results/)."""
+def differing_aspects(a: dict, b: dict) -> list[str]:
+    """The aspects of the recipe (ASPECTS) in which two entries' settings differ."""
+    return [aspect for aspect, keys in ASPECTS.items() if any(a[k] != b[k] for k in keys)]
+
+
+def pairs(models: dict[str, dict]) -> list[tuple[str, str, str, str]]:
+    """(question, aspect, a, b) for every two entries that differ in one thing, a before b in params order:
+    ("cell", "", a, b) for other cells at one recipe (only the per-cell lr, epochs and patience may differ), and
+    ("recipe", aspect, a, b) for one cell and one differing aspect."""
+    names, found = list(models), []
+    for i, a in enumerate(names):
+        for b in names[i + 1:]:
+            aspects = differing_aspects(models[a], models[b])
+            if models[a]["cell"] != models[b]["cell"]:
+                if not set(aspects) - {"learning rate and epochs"}:
+                    found.append(("cell", "", a, b))
+            elif len(aspects) == 1:
+                found.append(("recipe", aspects[0], a, b))
+    return found
+
+
+def headline(s: dict, low: float, high: float) -> dict[str, float]:
+    """A model's metrics/q3.json entry: means over the seeds, the test accuracy's std and its 95 % interval."""
     return {"test_accuracy": s["test_accuracy"]["mean"], "test_accuracy_std": s["test_accuracy"]["std"],
+            "test_accuracy_low": low, "test_accuracy_high": high,
             "val_accuracy": s["val_accuracy"]["mean"], "val_cross_entropy": s["val_cross_entropy"]["mean"]}
 
 
-def table_row(m: str, s: dict) -> dict:
-    """One row of the comparison table: the headline numbers, the test accuracy's range, epochs, size."""
-    return {"model": m, **headline(s), "test_accuracy_min": s["test_accuracy"]["min"],
+def table_row(m: str, model: dict, s: dict, low: float, high: float) -> dict:
+    """One row of the comparison table: what the entry is, its headline numbers, the test accuracy's range, epochs,
+    size."""
+    return {"model": m, "cell": model["cell"], "layers": model["layers"], "augmented": augmented(model),
+            **headline(s, low, high), "test_accuracy_min": s["test_accuracy"]["min"],
             "test_accuracy_max": s["test_accuracy"]["max"], "test_cross_entropy": s["test_cross_entropy"]["mean"],
             "best_epochs": " ".join(str(r["best_epoch"]) for r in s["per_seed"]), "parameters": s["parameters"]}
 
 
-def comparison_figure(summaries: dict[str, dict], path: Path) -> None:
-    """Left: mean test accuracy per model, bar = mean, line = min to max, dots = seeds. Right: validation error per
-    epoch of each model's median seed."""
+def read_predictions(folder: Path, seeds: list[int]) -> Predictions:
+    return Predictions.from_frames([read_csv(folder / seed_folder(seed) / paths.TEST_PREDICTIONS, PREDICTION_COLUMNS)
+                                    for seed in seeds])
+
+
+def comparison_figure(models: dict[str, dict], summaries: dict[str, dict], path: Path) -> None:
+    """Left: mean test accuracy per entry, grouped by cell (bar = mean, line = min to max, dots = seeds; hatched =
+    no augmentation). Right: validation accuracy per epoch of each entry's median seed."""
     import matplotlib.pyplot as plt
 
-    fig, (ax_bar, ax_curve) = plt.subplots(1, 2, figsize=(11, 4))
-    names = list(summaries)
-    for i, m in enumerate(names):
-        acc, seeds = summaries[m]["test_accuracy"], [r["test_accuracy"] for r in summaries[m]["per_seed"]]
-        ax_bar.bar(i, acc["mean"], color=f"C{i}", alpha=0.7)
-        ax_bar.vlines(i, acc["min"], acc["max"], color="black", lw=1.2)
-        ax_bar.plot([i] * len(seeds), seeds, "o", color="black", ms=3)
-        ax_bar.annotate(f"{acc['mean']:.3f}", (i, acc["max"]), textcoords="offset points", xytext=(0, 4),
-                        ha="center")
-    ax_bar.set_xticks(range(len(names)), [m.upper() for m in names])
-    lowest = min(summaries[m]["test_accuracy"]["min"] for m in names)
+    fig, (ax_bar, ax_curve) = plt.subplots(1, 2, figsize=(12, 4.5))
+    cells = list(dict.fromkeys(m["cell"] for m in models.values()))
+    x, ticks = 0.0, []
+    for cell in cells:
+        members = [name for name, m in models.items() if m["cell"] == cell]
+        for name in members:
+            acc, seeds = summaries[name]["test_accuracy"], [r["test_accuracy"] for r in summaries[name]["per_seed"]]
+            colour = f"C{cells.index(cell)}"
+            ax_bar.bar(x, acc["mean"], color=colour, alpha=0.7, hatch="" if augmented(models[name]) else "//",
+                       edgecolor="black", lw=0.5)
+            ax_bar.vlines(x, acc["min"], acc["max"], color="black", lw=1.2)
+            ax_bar.plot([x] * len(seeds), seeds, "o", color="black", ms=3)
+            ax_bar.annotate(f"{acc['mean']:.3f}", (x, acc["max"]), textcoords="offset points", xytext=(0, 4),
+                            ha="center", fontsize=8)
+            ticks.append((x, name))
+            x += 1
+        x += 0.6
+    ax_bar.set_xticks([t for t, _ in ticks], [n for _, n in ticks], rotation=20, ha="right")
+    lowest = min(s["test_accuracy"]["min"] for s in summaries.values())
     ax_bar.set_ylim(max(0.0, lowest - 0.1), 1.0)  # the differences are a few points: the axis starts near the lowest
-    ax_bar.set_ylabel(f"test accuracy (mean; seeds as dots, {len(summaries[names[0]]['seeds'])} per model)")
-    for m in names:
-        seed = summaries[m]["median_seed"]
-        curve = read_csv(paths.Q3_TRAIN_PLOTS / m / seed_folder(seed) / paths.CURVE, ("epoch", "val_error"))
-        ax_curve.plot(curve["epoch"], curve["val_error"], label=f"{m.upper()} (median seed {seed})")
-    figures.epoch_axes(ax_curve, "validation error rate")
-    fig.suptitle("Q3: recurrent layers compared (128 units, MLP head)")
+    ax_bar.set_ylabel("test accuracy (mean; seeds as dots)")
+    ax_bar.set_title("hatched: trained without augmentation", fontsize=9)
+    for name, s in summaries.items():
+        seed = s["median_seed"]
+        curve = read_csv(paths.Q3_TRAIN_PLOTS / name / seed_folder(seed) / paths.CURVE, ("epoch", "val_accuracy"))
+        colour = f"C{cells.index(models[name]['cell'])}"
+        ax_curve.plot(curve["epoch"], curve["val_accuracy"], color=colour,
+                      ls="-" if augmented(models[name]) else "--", label=f"{name} (median seed {seed})")
+    figures.epoch_axes(ax_curve, "validation accuracy")
+    kinds = sorted({architecture(m["cell"], m["layers"], m["hidden"]).split(", ", 1)[1] for m in models.values()})
+    fig.suptitle(f"Q3: recurrent cells and recipes compared ({'; '.join(kinds)}, MLP head)")
     io.save_figure(fig, path)
 
 
 @app.command(help=HELP)
 def main() -> None:
-    """Collect the per-model summaries into metrics/q3.json, a table and a figure."""
-    models = list(load(SCHEMA, PARAMS).q3.models)
+    """Collect the per-entry summaries into metrics/q3.json, two tables and a figure."""
+    models = {name: m.as_dict() for name, m in load(SCHEMA, PARAMS).q3.models.items()}
     summaries = {m: read_json(paths.Q3_TRAIN_RESULTS / m / paths.RESULT,
                               (*SPREAD_KEYS, "seeds", "per_seed", "median_seed", "parameters", "val_overlapping_train"))
                  for m in models}
-    table = pd.DataFrame([table_row(m, s) for m, s in summaries.items()], columns=TABLE_COLUMNS)
+    baseline = read_json(paths.Q3_BASELINE_RESULTS / "summary_softmax.json", ("seeds", "test_accuracy"))
+    predictions = {m: read_predictions(paths.Q3_TRAIN_RESULTS / m, s["seeds"]) for m, s in summaries.items()}
+    predictions[BASELINE] = read_predictions(paths.Q3_BASELINE_RESULTS, baseline["seeds"])
+    weights = draw_weights(predictions[BASELINE].recording)
+    intervals = {m: interval(p, weights) for m, p in predictions.items()}
+    table = pd.DataFrame([table_row(m, models[m], s, *intervals[m]) for m, s in summaries.items()],
+                         columns=TABLE_COLUMNS)
+    compared = [*pairs(models), *(("baseline", "", m, BASELINE) for m in models)]
+    differences = pd.DataFrame([{"question": q, "aspect": aspect, "a": a, "b": b,
+                                 **difference(predictions[a], predictions[b], weights)}
+                                for q, aspect, a, b in compared], columns=DIFFERENCE_COLUMNS)
     figures.use_agg()
     with outputs(paths.Q3_METRICS, paths.Q3_COMPARE_RESULTS, paths.Q3_COMPARE_PLOTS):
         overlap = max(s["val_overlapping_train"] for s in summaries.values())
-        io.write_json(paths.Q3_METRICS, {**{m: headline(s) for m, s in summaries.items()},
+        io.write_json(paths.Q3_METRICS, {**{m: headline(s, *intervals[m]) for m, s in summaries.items()},
                                          "split": {"val_windows_overlapping_train": overlap}})
         io.write_csv(paths.Q3_COMPARE_RESULTS / "comparison.csv", table)
-        io.write_text(paths.Q3_COMPARE_RESULTS / "comparison.md", to_markdown([Table(table)]))
-        comparison_figure(summaries, paths.Q3_COMPARE_PLOTS / "comparison.png")
+        io.write_csv(paths.Q3_COMPARE_RESULTS / "differences.csv", differences)
+        io.write_json(paths.Q3_COMPARE_RESULTS / "baseline_interval.json", dict(zip(("low", "high"),
+                                                                                    intervals[BASELINE], strict=True)))
+        io.write_text(paths.Q3_COMPARE_RESULTS / "comparison.md", to_markdown([Table(table), Table(differences)]))
+        comparison_figure(models, summaries, paths.Q3_COMPARE_PLOTS / "comparison.png")
     print(table.to_string(index=False))
+    print(differences.to_string(index=False))
 
 
 if __name__ == "__main__":

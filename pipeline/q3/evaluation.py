@@ -19,7 +19,8 @@ from pipeline.q3.data import Activities
 from pipeline.q3.recordings import overlapping, recordings
 
 KIND = "recurrent_classifier"
-CONFIG_KEYS = ("cell", "hidden", "head", "n_inputs", "n_classes", "recurrent_init", "recurrent_gain", "mean", "std")
+CONFIG_KEYS = ("cell", "layers", "hidden", "head", "n_inputs", "n_classes", "recurrent_init", "recurrent_gain", "mean",
+               "std")
 EVAL_BATCH = 1024  # rows per evaluation call of the trainer
 EVAL_CHUNK = 256  # rows per forward pass inside the classifier (RecurrentClassifier.eval_chunk)
 
@@ -111,7 +112,8 @@ class Standardiser:
 
 def save_artifact(path: Path, model: RecurrentClassifier, params: Params, scaler: Standardiser) -> None:
     """Everything needed to rebuild the classifier: its configuration, weights and input statistics."""
-    config = {"cell": model.cell, "hidden": model.hidden, "head": list(model.head.hidden), "n_inputs": model.n_inputs,
+    config = {"cell": model.cell, "layers": model.layers, "hidden": model.hidden, "head": list(model.head.hidden),
+              "n_inputs": model.n_inputs,
               "n_classes": model.head.n_classes, "recurrent_init": model.recurrent_init,
               "recurrent_gain": model.recurrent_gain, "mean": scaler.mean.tolist(), "std": scaler.std.tolist()}
     save_model(path, KIND, config, params)
@@ -123,7 +125,8 @@ def load_artifact(path: Path) -> tuple[RecurrentClassifier, Params, Standardiser
     try:
         model = RecurrentClassifier(config["cell"], n_inputs=config["n_inputs"], hidden=config["hidden"],
                                     head=tuple(config["head"]), n_classes=config["n_classes"],
-                                    recurrent_init=config["recurrent_init"], recurrent_gain=config["recurrent_gain"])
+                                    recurrent_init=config["recurrent_init"], recurrent_gain=config["recurrent_gain"],
+                                    layers=config["layers"])
         scaler = Standardiser(np.array(config["mean"], dtype=float), np.array(config["std"], dtype=float))
     except (KeyError, TypeError, ValueError) as err:
         raise UserError(f"{path}: not a q3 model file ({err.__class__.__name__}: {err})") from None
@@ -165,9 +168,11 @@ def confusion_figure(counts: np.ndarray, classes: tuple[str, ...], title: str, p
 
 
 def scores(model: RecurrentClassifier, params, x: np.ndarray, y: np.ndarray, n_classes: int) -> dict:
-    """Accuracy, cross-entropy, confusion counts and per-class precision / recall of `params` on (x, y)."""
+    """Accuracy, cross-entropy, confusion counts, the predicted class of each row (N,) and per-class precision / recall
+    of `params` on (x, y)."""
     metrics = evaluate(model, params, (x, y), EVAL_BATCH)
-    counts = confusion_matrix(y, model.predict(params, x).argmax(axis=1), n_classes)
+    predicted = model.predict(params, x).argmax(axis=1)
+    counts = confusion_matrix(y, predicted, n_classes)
     precision, recall = precision_recall(counts)
-    return {"accuracy": metrics["accuracy"], "loss": metrics["loss"], "counts": counts,
+    return {"accuracy": metrics["accuracy"], "loss": metrics["loss"], "counts": counts, "predicted": predicted,
             "precision": precision, "recall": recall}

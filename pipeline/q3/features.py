@@ -47,6 +47,11 @@ def fit_softmax(features: np.ndarray, y: np.ndarray, n_classes: int, lam: float)
     return unpack(result.x)
 
 
-def accuracy(params: dict[str, np.ndarray], features: np.ndarray, y: np.ndarray) -> float:
+def predict(params: dict[str, np.ndarray], features: np.ndarray) -> np.ndarray:
+    """The most probable class (N,) of each row of features (N, F)."""
     head = MLPHead(features.shape[1], (), params["b1"].shape[0])
-    return float(np.mean(head.log_probabilities(params, features).argmax(axis=1) == y))
+    return head.log_probabilities(params, features).argmax(axis=1)
+
+
+def accuracy(params: dict[str, np.ndarray], features: np.ndarray, y: np.ndarray) -> float:
+    return float(np.mean(predict(params, features) == y))

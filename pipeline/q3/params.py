@@ -25,7 +25,8 @@ from pipeline.common.config import (
     section,
 )
 
-CELLS = ("rnn", "lstm", "gru")
+CELLS = {"rnn": "vanilla (tanh) RNN", "lstm": "LSTM", "gru": "GRU"}  # cell -> what the report calls it
+AUGMENTATION_KEYS = ("rotation", "scale", "jitter")
 
 
 def parse_head(text: str) -> tuple[int, ...]:
@@ -49,7 +50,9 @@ def head(value: object) -> str | None:
 
 @declared
 class Model(Section):
-    hidden: int = param(positive_int, "recurrent units")
+    cell: str = param(one_of(*CELLS), "recurrent cell: rnn (tanh), lstm or gru")
+    layers: int = param(positive_int, "stacked recurrent layers (1 is the assignment's)")
+    hidden: int = param(positive_int, "recurrent units per layer")
     head: str = param(head, 'MLP head: ReLU widths, "64", "64,32" or "none"')
     lr: float = param(positive, "learning rate (peak of the schedule)")
     schedule: str = param(one_of(*SCHEDULES), "learning-rate schedule")
@@ -84,8 +87,19 @@ class Q3(Section):
     workers: int = param(positive_int, "threads per mini-batch")
     seeds: list = param(grid(non_negative_int), "one training per seed (validation split, "
                         "initialisation, shuffling, augmentation); scores are reported as mean and spread")
-    models: dict = entries(Model, "one q3_train@<model> per entry, compared in this order", key_rule=one_of(*CELLS))
+    models: dict = entries(Model, "one q3_train@<model> per entry (any name; the cell is its `cell`), compared in "
+                                  "this order")
     baseline: Baseline = section(Baseline, "q3_baseline: softmax regression on window statistics")
+
+
+def architecture(cell: str, layers: int, hidden: int) -> str:
+    """'GRU, 128 units' or 'LSTM, 2 layers of 128 units': what an entry of q3.models is, from its settings."""
+    return f"{CELLS[cell]}, " + (f"{layers} layers of {hidden} units" if layers > 1 else f"{hidden} units")
+
+
+def augmented(model: dict) -> bool:
+    """Whether an entry (its settings as a mapping) trains on augmented windows."""
+    return any(model[key] for key in AUGMENTATION_KEYS)
 
 
 TRAINING_KEYS = ("q3.momentum", "q3.batch_size", "q3.val_fraction", "q3.standardise", "q3.train_eval_size",

@@ -30,6 +30,7 @@ import pandas as pd
 import typer
 
 from models.optim import MomentumSGD
+from models.recurrent import LAYERS
 from models.schedules import lr_schedule
 from models.sequence_classifier import RecurrentClassifier
 from models.trainer import TrainingDiverged, TrainResult, train
@@ -56,7 +57,8 @@ from pipeline.q3.evaluation import (
     scores,
     validation_split,
 )
-from pipeline.q3.params import SCHEMA, TRAINING_KEYS, parse_head
+from pipeline.q3.params import SCHEMA, TRAINING_KEYS, architecture, parse_head
+from pipeline.q3.recordings import recordings
 
 PARAMS = ("data.data3", "q3.models.{model}", *TRAINING_KEYS)
 CURVE_COLUMNS = ["epoch", "lr", "train_loss", "train_accuracy", "train_error", "val_loss", "val_accuracy",
@@ -68,13 +70,17 @@ HELP = stage_help(__doc__, SCHEMA, PARAMS)
 app = make_app(HELP)
 
 
-def memory_needed(steps: int, inputs: int, hidden: int, head: tuple[int, ...], batch: int) -> float:
-    """Bytes a classifier needs while training, roughly: the per-step buffers of BPTT (stacked inputs, four gate
-    blocks, their slopes and deltas) for a batch or an evaluation chunk, and weights, gradients and copies."""
-    rows = max(batch, EVAL_CHUNK)
-    widths = (hidden, *head, 6)
-    n_params = 4 * hidden * (hidden + inputs + 1) + sum(a * b + b for a, b in zip(widths[:-1], widths[1:], strict=True))
-    return 4.0 * steps * rows * (hidden + inputs + 1 + 16 * hidden) + 8.0 * 6 * n_params
+def memory_needed(steps: int, inputs: int, m, batch: int) -> float:
+    """Bytes an entry `m` of q3.models needs while training, roughly: per layer, the per-step buffers of BPTT (stacked
+    inputs, and G gate blocks with their slopes, deltas and copies) for a batch or an evaluation chunk; and weights,
+    gradients and copies."""
+    rows, gates, head = max(batch, EVAL_CHUNK), LAYERS[m.cell].gates, parse_head(m.head)
+    layer_inputs = [inputs] + [m.hidden] * (m.layers - 1)
+    widths = (m.hidden, *head, 6)
+    n_params = (sum(gates * m.hidden * (m.hidden + d + 1) for d in layer_inputs)
+                + sum(a * b + b for a, b in zip(widths[:-1], widths[1:], strict=True)))
+    return (4.0 * steps * rows * sum(m.hidden + d + 1 + 4 * gates * m.hidden for d in layer_inputs)
+            + 8.0 * 6 * n_params)
 
 
 def curve_frame(history: list[dict[str, float]]) -> pd.DataFrame:
@@ -102,10 +108,12 @@ class SeedRun:
     split: Split
 
 
-def build_model(model_name: str, m, acts: Activities, workers: int) -> RecurrentClassifier:
-    return RecurrentClassifier(model_name, n_inputs=acts.train_x.shape[2], hidden=m.hidden, head=parse_head(m.head),
+def build_model(m, acts: Activities, workers: int) -> RecurrentClassifier:
+    """The classifier an entry `m` of q3.models describes (its cell, layers, width and head)."""
+    return RecurrentClassifier(m.cell, n_inputs=acts.train_x.shape[2], hidden=m.hidden, head=parse_head(m.head),
                                n_classes=len(acts.classes), recurrent_init=m.recurrent_init,
-                               recurrent_gain=m.recurrent_gain, workers=workers, eval_chunk=EVAL_CHUNK)
+                               recurrent_gain=m.recurrent_gain, layers=m.layers, workers=workers,
+                               eval_chunk=EVAL_CHUNK)
 
 
 def train_seed(model_name: str, p: Params, acts: Activities, seed: int) -> SeedRun:
@@ -118,7 +126,7 @@ def train_seed(model_name: str, p: Params, acts: Activities, seed: int) -> SeedR
     train_set = (scaler(acts.train_x[split.train]), acts.train_y[split.train])
     val_set = (scaler(acts.train_x[split.val]), acts.train_y[split.val])
     augment = Augmenter(m.rotation, m.scale, m.jitter, scaler.mean, scaler.std, augment_rng)
-    model = build_model(model_name, m, acts, q3.workers)
+    model = build_model(m, acts, q3.workers)
     try:
         result = train(
             model, model.init_params(init_rng, np.float32), train_set, optimizer=MomentumSGD(m.lr, q3.momentum),
@@ -170,18 +178,18 @@ def train_and_score(model_name: str, p: Params) -> None:
     """Train the model `model_name` of params `p` once per seed of q3.seeds (side by side) and write everything."""
     q3, m = p.q3, p.q3.models[model_name]
     acts = load_activities(p.data.data3)
-    check_fits(f"q3.models.{model_name}", {"hidden": m.hidden, "head": m.head},
-               jobs(len(q3.seeds)) * memory_needed(acts.train_x.shape[1], acts.train_x.shape[2], m.hidden,
-                                                   parse_head(m.head), q3.batch_size))
+    check_fits(f"q3.models.{model_name}", {"layers": m.layers, "hidden": m.hidden, "head": m.head},
+               jobs(len(q3.seeds)) * memory_needed(acts.train_x.shape[1], acts.train_x.shape[2], m, q3.batch_size))
     counts = np.bincount(acts.train_y, minlength=len(acts.classes))
     small = [f"'{acts.classes[c]}' ({counts[c]})" for c in np.flatnonzero(counts == 1)]
     if small:
         raise UserError(f"{p.data.data3}: trY has a single window of class {', '.join(small)}; every class needs at "
                         "least 2 to hold one out for validation")
+    test_recordings = recordings(acts.test_x)
     started = time.perf_counter()
     runs = map_parallel(functools.partial(train_seed, model_name, p, acts), q3.seeds)
     seconds = time.perf_counter() - started
-    model = build_model(model_name, m, acts, q3.workers)
+    model = build_model(m, acts, q3.workers)
     summaries = [seed_summary(model_name, model, run, acts.classes) for run in runs]
     summary = model_summary(model_name, summaries)
     median = summary["median_seed"]
@@ -197,16 +205,20 @@ def train_and_score(model_name: str, p: Params) -> None:
             io.write_csv(plots / folder / paths.CURVE, curves[run.seed])
             for split, sc in (("train", run.train_scores), ("test", run.test_scores)):
                 io.write_csv(results / folder / f"confusion_{split}.csv", confusion_frame(sc["counts"], acts.classes))
+            io.write_csv(results / folder / paths.TEST_PREDICTIONS,
+                         pd.DataFrame({"recording": test_recordings, "true": acts.test_y,
+                                       "predicted": run.test_scores["predicted"]}))
             io.write_json(results / folder / paths.RESULT, seed_result)
         io.write_json(results / paths.RESULT, summary)
         of = f"seed {median}, the median validation cross-entropy of {len(runs)} seeds"
         figures.epoch_curve_figure(
             curves[median], CURVE_PANELS,
-            f"Q3 {model_name.upper()}: H = {m.hidden}, head {parse_head(m.head) or 'none'}, lr {m.lr} ({of})",
+            f"Q3 {model_name}: {architecture(m.cell, m.layers, m.hidden)}, head {parse_head(m.head) or 'none'}, "
+            f"lr {m.lr} ({of})",
             shown.result.best_epoch, plots / "curve.png", [c for s, c in curves.items() if s != median])
         for split, sc in (("train", shown.train_scores), ("test", shown.test_scores)):
             confusion_figure(sc["counts"], acts.classes,
-                             f"{model_name.upper()} {split} set, {of}: accuracy {sc['accuracy']:.3f}",
+                             f"{model_name} {split} set, {of}: accuracy {sc['accuracy']:.3f}",
                              plots / f"confusion_{split}.png")
     log_training(f"q3_train@{model_name}", seconds, {r.seed: (r.result.seconds, r.result.history) for r in runs})
     acc = summary["test_accuracy"]

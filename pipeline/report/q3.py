@@ -1,17 +1,20 @@
-"""Report section Q3 (a)-(c): RNN, LSTM and GRU classifiers, from metrics/q3.json and results/q3/."""
+"""Report section Q3 (a)-(c): the recurrent classifiers of params.yaml q3.models, from metrics/q3.json and
+results/q3/. Everything said of an entry comes from its settings (cell, layers, recipe), never from its name; every
+comparison from results/q3/compare/differences.csv (pipeline.q3.compare), and a tie there is called a tie here."""
 
 from __future__ import annotations
-
-import math
 
 import pandas as pd
 
 from pipeline.common import paths
 from pipeline.common.document import Block, Bullets, Heading, Paragraph, Table
 from pipeline.common.seeds import seed_folder
+from pipeline.q3.compare import BASELINE
+from pipeline.q3.intervals import DRAWS
+from pipeline.q3.params import CELLS, architecture, augmented
 from pipeline.report.sources import Sources, num, pct, points
 
-PARTS = {"rnn": ("a", "a vanilla (tanh) RNN"), "lstm": ("b", "an LSTM"), "gru": ("c", "a GRU")}
+PARTS = {"rnn": "a", "lstm": "b", "gru": "c"}  # the assignment's part for each cell
 
 
 def confusions(matrix: pd.DataFrame, count: int = 2) -> list[tuple[str, str, int, int]]:
@@ -41,7 +44,8 @@ def confusion_sentence(matrix: pd.DataFrame) -> str:
 def settings(model: dict, q3: dict) -> str:
     """One sentence with the model's training settings from params.yaml."""
     clip = f"gradients clipped at norm {num(model['clip'])}" if model["clip"] > 0 else "no gradient clipping"
-    return (f"{model['hidden']} recurrent units ({model['recurrent_init']} recurrent initialisation), MLP head "
+    return (f"{architecture(model['cell'], model['layers'], model['hidden'])} ({model['recurrent_init']} recurrent "
+            f"initialisation), MLP head "
             f"\"{model['head']}\" then softmax; momentum SGD (batch {q3['batch_size']}, α = {num(q3['momentum'])}), "
             f"learning rate {num(model['lr'])} ({model['schedule']} schedule), {clip}, at most {model['epochs']} "
             f"epochs, early stopping with patience {model['patience']} on the validation cross-entropy "
@@ -58,46 +62,6 @@ def augmentation(model: dict) -> str:
     return f", mini-batch order and training-window augmentation ({listed})" if listed else " and mini-batch order"
 
 
-def half_width(accuracy: float, n: int) -> float:
-    """95 % normal-approximation half-width of an accuracy measured on n windows: 1.96 sqrt(p (1 - p) / n)."""
-    return 1.96 * math.sqrt(accuracy * (1 - accuracy) / n)
-
-
-def difference(a: dict, b: dict, n: int) -> tuple[float, float, bool]:
-    """mean(a) - mean(b) of two test accuracies over seeds ({"mean", "std", "seeds"}, n test windows), the 95 %
-    half-width of that difference, and whether it is a tie.
-
-    The half-width adds the seed-to-seed variance of each mean (std^2 / seeds) and the test set's sampling variance
-    of each accuracy (p (1 - p) / n, the two taken as independent). A tie: the difference is inside that interval
-    or smaller than the larger of the two seed spreads (std).
-    """
-    diff = a["mean"] - b["mean"]
-    variance = sum(x["std"] ** 2 / x["seeds"] + x["mean"] * (1 - x["mean"]) / n for x in (a, b))
-    width = 1.96 * math.sqrt(variance)
-    return diff, width, abs(diff) < max(width, a["std"], b["std"])
-
-
-def beats(a: dict, b: dict, n: int) -> bool:
-    """a's mean test accuracy is above b's by more than the noise (not a tie)."""
-    diff, _, tie = difference(a, b, n)
-    return diff > 0 and not tie
-
-
-def compared(diff: float, width: float, tie: bool, other: str, other_mean: float) -> str:
-    """'2.2 points above the LSTM (93.1 %; ± 1.9 points)' with ': a tie' inside the noise."""
-    return (f"{points(abs(diff))} {'above' if diff > 0 else 'below'} the {other} ({pct(other_mean)}; "
-            f"± {points(width)}{': a tie' if tie else ''})")
-
-
-def versus(name: str, earlier: list[str], accuracy: dict[str, dict], n: int) -> str:
-    """How `name`'s mean test accuracy compares with each earlier model's; a difference inside the noise is a tie."""
-    if not earlier:
-        return ""
-    parts = [compared(*difference(accuracy[name], accuracy[other], n), other.upper(), accuracy[other]["mean"])
-             for other in earlier]
-    return f"Mean test accuracy {pct(accuracy[name]['mean'])}: " + ", ".join(parts) + "."
-
-
 def seed_table(r: dict) -> Table:
     """One row per seed: test and validation scores, kept and last epoch."""
     rows = pd.DataFrame(r["per_seed"])[["seed", "test_accuracy", "val_accuracy", "val_cross_entropy",
@@ -110,83 +74,136 @@ def spread_text(x: dict) -> str:
     return f"{pct(x['mean'])} (std {points(x['std'])}, {pct(x['min'])} to {pct(x['max'])})"
 
 
-def model_part(src: Sources, q3: dict, name: str, earlier: list[str], accuracy: dict[str, dict], n: int
-               ) -> list[Block]:
-    """Q3 (a), (b) or (c) for one model: settings, per-seed scores, the median seed's curves and confusion matrices."""
-    letter, what = PARTS[name]
+def test_interval(name: str, table: pd.DataFrame) -> str:
+    """'95 % interval 95.1 % to 98.2 % (bootstrap over test recordings)' for one entry of the comparison table."""
+    row = table.set_index("model").loc[name]
+    return f"95 % interval {pct(row['test_accuracy_low'])} to {pct(row['test_accuracy_high'])}"
+
+
+def model_part(src: Sources, q3: dict, name: str, table: pd.DataFrame) -> list[Block]:
+    """One entry: what it is, settings, per-seed scores, the median seed's curves and confusion matrices."""
+    model = q3["models"][name]
     r = src.json(paths.Q3_TRAIN_RESULTS / name / paths.RESULT)
-    upper, median, k = name.upper(), r["median_seed"], len(r["seeds"])
+    median, k = r["median_seed"], len(r["seeds"])
     shown = f"seed {median}, the median validation cross-entropy of the {k} seeds"
     median_result = src.json(paths.Q3_TRAIN_RESULTS / name / seed_folder(median) / paths.RESULT)
     return [
-        Heading(3, f"Q3 ({letter}) {upper}"),
-        Paragraph(f"Classifier with {what}: " + settings(q3["models"][name], q3)),
+        Heading(4, f"`{name}`: {architecture(model['cell'], model['layers'], model['hidden'])}"
+                + ("" if augmented(model) else ", no augmentation")),
+        Paragraph(settings(model, q3)),
         Paragraph(f"Trained with {k} seeds ({', '.join(map(str, r['seeds']))}); each seed draws its own validation "
-                  f"split, initialisation{augmentation(q3['models'][name])}. "
-                  f"Test accuracy {spread_text(r['test_accuracy'])}; "
+                  f"split, initialisation{augmentation(model)}. "
+                  f"Test accuracy {spread_text(r['test_accuracy'])}, {test_interval(name, table)}; "
                   f"validation accuracy {spread_text(r['val_accuracy'])}, validation cross-entropy "
                   f"{num(r['val_cross_entropy']['mean'], 3)} (mean). {r['parameters']} parameters."),
         seed_table(r),
         src.figure(paths.Q3_TRAIN_PLOTS / name / "curve.png",
-                   f"{upper}, {shown}: cross-entropy and error rate per epoch, training subset and validation set "
+                   f"`{name}`, {shown}: cross-entropy and error rate per epoch, training subset and validation set "
                    "(grey: the other seeds' validation curves)."),
         Paragraph(f"For {shown}, training stopped after epoch {median_result['stopped_epoch']} — "
                   f"{median_result['stop_reason']}. The parameters of epoch {median_result['best_epoch']} are kept: "
                   f"training accuracy {pct(median_result['train_accuracy'])}."),
         src.figure(paths.Q3_TRAIN_PLOTS / name / "confusion_train.png",
-                   f"{upper}, {shown}: confusion matrix on the training set."),
+                   f"`{name}`, {shown}: confusion matrix on the training set."),
         src.figure(paths.Q3_TRAIN_PLOTS / name / "confusion_test.png",
-                   f"{upper}, {shown}: confusion matrix on the test set."),
-        Bullets(tuple(s for s in (confusion_sentence(src.csv(paths.Q3_TRAIN_RESULTS / name / seed_folder(median)
-                                                             / "confusion_test.csv")),
-                                  versus(name, earlier, accuracy, n)) if s)),
+                   f"`{name}`, {shown}: confusion matrix on the test set."),
+        Bullets((confusion_sentence(src.csv(paths.Q3_TRAIN_RESULTS / name / seed_folder(median)
+                                            / "confusion_test.csv")),)),
     ]
 
 
-def ranking(names: list[str], accuracy: dict[str, dict], table: pd.DataFrame, n: int) -> tuple[str, ...]:
-    """Computed comparison of all models: best mean and margins (ties named), size, kept epochs."""
-    ranked = sorted(names, key=lambda m: -accuracy[m]["mean"])
+def margin(row: pd.Series, mean: dict[str, float]) -> str:
+    """'`gru` 97.8 % vs `lstm` 93.1 %: 4.7 points ± 3.1 (p = 0.01)' with ', a tie' when the test calls it one."""
+    return (f"`{row['a']}` {pct(mean[row['a']])} vs `{row['b']}` {pct(mean[row['b']])}: "
+            f"{'+' if row['difference'] >= 0 else '−'}{points(abs(row['difference']))} ± "
+            f"{points(row['half_width']).removesuffix(' points')} (p = {row['p_value']:.2g})"
+            + (", a tie" if row["tie"] else ""))
+
+
+def cell_groups(diffs: pd.DataFrame) -> list[list[str]]:
+    """Entries compared as cells at one recipe, grouped (connected by the 'cell' rows), in params order."""
+    groups: list[list[str]] = []
+    for _, row in diffs[diffs["question"] == "cell"].iterrows():
+        group = next((g for g in groups if row["a"] in g or row["b"] in g), None)
+        if group is None:
+            groups.append([row["a"], row["b"]])
+        else:
+            group += [m for m in (row["a"], row["b"]) if m not in group]
+    return groups
+
+
+def cells_at_one_recipe(group: list[str], q3: dict, diffs: pd.DataFrame, mean: dict[str, float]) -> str:
+    """Which cell is best at one recipe, as far as the tests allow: the best mean, its margin over every other entry
+    of the group that was compared with it, and the ties."""
+    ranked = sorted(group, key=lambda m: -mean[m])
+    recipe = "with augmentation" if augmented(q3["models"][group[0]]) else "without augmentation"
     best = ranked[0]
-    margins = [compared(*difference(accuracy[best], accuracy[m], n), m.upper(), accuracy[m]["mean"])
-               for m in ranked[1:]]
-    tied = [m.upper() for m in ranked[1:] if difference(accuracy[best], accuracy[m], n)[2]]
-    return (
-        f"The {best.upper()} has the highest mean test accuracy, {pct(accuracy[best]['mean'])}"
-        + (f": {', '.join(margins)}." if margins else ".")
-        + (f" Within the noise of seeds and test set, the {best.upper()} is tied with the "
-           f"{' and the '.join(tied)}." if tied else ""),
-        "Parameters: " + ", ".join(f"{row['model'].upper()} {row['parameters']}" for _, row in table.iterrows())
-        + "; kept epochs per seed: "
-        + ", ".join(f"{row['model'].upper()} {row['best_epochs']}" for _, row in table.iterrows()) + ".",
-    )
+    rows = [row for m in ranked[1:] if (row := pair(diffs, best, m)) is not None]
+    tied = [row["b"] for row in rows if row["tie"]]
+    beaten = [row["b"] for row in rows if not row["tie"]]
+    verdict = (f"`{best}` is best beyond the noise" if not tied
+               else f"`{best}` has the highest mean, but it is tied with " + " and ".join(f"`{m}`" for m in tied)
+               + (f" (and beats {' and '.join(f'`{m}`' for m in beaten)})" if beaten else ""))
+    return (f"Cells at one recipe ({recipe}: " + ", ".join(f"`{m}`" for m in group) + f"): {verdict}. "
+            + "; ".join(margin(row, mean) for row in rows) + ".")
 
 
-def gating(names: list[str], accuracy: dict[str, dict], n: int) -> str:
-    """Why gates help, stated only as far as the numbers support it (a tie is not a win)."""
-    if "rnn" not in names or len(names) < 2:
+def pair(diffs: pd.DataFrame, a: str, b: str) -> pd.Series | None:
+    """The row comparing a with b (difference a - b), from either order of differences.csv; None when the two were
+    not compared (they differ in more than one thing)."""
+    found = diffs[(diffs["a"] == a) & (diffs["b"] == b)]
+    if len(found):
+        return found.iloc[0]
+    found = diffs[(diffs["a"] == b) & (diffs["b"] == a)]
+    if not len(found):
+        return None
+    row = found.iloc[0].copy()
+    row["a"], row["b"], row["difference"] = a, b, -row["difference"]
+    return row
+
+
+def recipe_effect(row: pd.Series, q3: dict, diffs: pd.DataFrame, mean: dict[str, float]) -> str:
+    """What one aspect of the recipe does to one cell: the augmented (else the earlier) entry minus the other."""
+    a, b = row["a"], row["b"]
+    if row["aspect"] == "augmentation" and not augmented(q3["models"][a]):
+        a, b = b, a
+    effect = pair(diffs, a, b)
+    what = "Augmentation" if row["aspect"] == "augmentation" else f"The {row['aspect']}"
+    verdict = ("changes nothing beyond the noise" if effect["tie"]
+               else "helps" if effect["difference"] > 0 else "hurts")
+    return f"{what} ({CELLS[q3['models'][a]['cell']]}): {verdict}; " + margin(effect, mean) + "."
+
+
+def gating(group: list[str], q3: dict, diffs: pd.DataFrame) -> str:
+    """Why gates help, stated only as far as the tests support it, for one group of cells at one recipe."""
+    cell_of = {m: q3["models"][m]["cell"] for m in group}
+    plain = [m for m in group if cell_of[m] == "rnn"]
+    gated = [m for m in group if cell_of[m] != "rnn"]
+    if not plain or not gated:
         return ""
-    gated = [m for m in names if m != "rnn"]
-    beaten = [m.upper() for m in gated if beats(accuracy[m], accuracy["rnn"], n)]
+    beaten = [m for m in gated if (r := pair(diffs, m, plain[0])) is not None and r["difference"] > 0 and not r["tie"]]
     if len(beaten) == len(gated):
-        return ("Both gated models beat the vanilla RNN beyond the noise. Through a long window the RNN's gradient "
-                "is a product of one Jacobian per step and fades or explodes; the additive, gated state updates of "
-                "the LSTM and GRU carry it across the whole window, so early steps still shape the weights."
-                if len(gated) == 2 else f"The {beaten[0]} beats the vanilla RNN beyond the noise.")
-    return (f"Gating helped only partly here: {', '.join(beaten) or 'no gated model'} beat the vanilla RNN "
-            f"({pct(accuracy['rnn']['mean'])}) beyond the noise of seeds and test set.")
+        cells = " and ".join(dict.fromkeys(CELLS[cell_of[m]] for m in gated))
+        return (f"At this recipe every gated entry ({', '.join(f'`{m}`' for m in gated)}) beats the vanilla RNN beyond "
+                "the noise. Through a long window the RNN's gradient is a product of one Jacobian per step and fades "
+                f"or explodes; the additive, gated state updates of the {cells} carry it across the whole window.")
+    return (f"At this recipe gating helped only partly: {', '.join(f'`{m}`' for m in beaten) or 'no gated entry'} "
+            f"beat the vanilla RNN (`{plain[0]}`) beyond the noise of seeds and test set.")
 
 
 def q3_section(src: Sources, params: dict) -> list[Block]:
-    """Q3 (a)-(c) in the order of params.yaml q3.models, then the comparison."""
+    """Q3 (a)-(c): the entries of params.yaml q3.models grouped by cell, then the two comparisons."""
     q3 = params["q3"]
     names = list(q3["models"])
+    table = src.csv(paths.Q3_COMPARE_RESULTS / "comparison.csv")
+    diffs = src.csv(paths.Q3_COMPARE_RESULTS / "differences.csv")
     summaries = {m: src.json(paths.Q3_TRAIN_RESULTS / m / paths.RESULT) for m in names}
-    accuracy = {m: {**s["test_accuracy"], "seeds": len(s["seeds"])} for m, s in summaries.items()}
-    first = summaries[names[0]]
-    first_seed = src.csv(paths.Q3_TRAIN_RESULTS / names[0] / seed_folder(first["median_seed"]) / "confusion_test.csv")
-    n = int(first_seed.drop(columns="true").to_numpy().sum())
+    mean = {m: s["test_accuracy"]["mean"] for m, s in summaries.items()}
     baseline = src.json(paths.Q3_BASELINE_RESULTS / "summary_softmax.json")
-    base = {**baseline["test_accuracy"], "seeds": len(baseline["seeds"])}
+    mean[BASELINE] = baseline["test_accuracy"]["mean"]
+    first = summaries[names[0]]
+    n = int(src.csv(paths.Q3_TRAIN_RESULTS / names[0] / seed_folder(first["median_seed"]) / paths.TEST_PREDICTIONS)
+            .shape[0])
     blocks: list[Block] = [
         Heading(2, "Q3 — Human activity from acceleration signals"),
         Paragraph(f"Every model reads the {'standardised ' if q3['standardise'] else ''}3-axis signal over the "
@@ -194,25 +211,34 @@ def q3_section(src: Sources, params: dict) -> list[Block]:
                   f"recordings: the {first['recordings']} recordings of the training file were found in the data "
                   f"(windows that share samples), and {first['val_overlapping_train']} of the validation windows "
                   f"({', '.join(map(str, first['val_windows']))} per seed) share a sample with a training window. "
-                  f"The test set ({n} windows) gives an accuracy to about ± {points(half_width(0.9, n))} (95 %, at "
-                  "90 %); the comparisons below add the seed-to-seed spread to that."),
+                  f"The {n} test windows overlap too, so a test accuracy's 95 % interval comes from a bootstrap over "
+                  f"the test file's recordings ({DRAWS} draws), not from a formula for independent windows. A "
+                  "difference between two entries is judged by a t-test that adds the seed-to-seed variance of each "
+                  "mean (Welch–Satterthwaite degrees of freedom: with 3 seeds the spread itself is uncertain) to the "
+                  "test set's (the same bootstrap, paired); p ≥ 0.05 is called a tie."),
     ]
-    for i, name in enumerate(names):
-        blocks += model_part(src, q3, name, names[:i], accuracy, n)
-    table = src.csv(paths.Q3_COMPARE_RESULTS / "comparison.csv")
-    above = [m.upper() for m in names if beats(accuracy[m], base, n)]
+    for cell in dict.fromkeys(q3["models"][m]["cell"] for m in names):
+        members = [m for m in names if q3["models"][m]["cell"] == cell]
+        blocks.append(Heading(3, f"Q3 ({PARTS[cell]}) {CELLS[cell]}: " + ", ".join(f"`{m}`" for m in members)))
+        for name in members:
+            blocks += model_part(src, q3, name, table)
+    groups = cell_groups(diffs)
+    effects = diffs[diffs["question"] == "recipe"]
+    above = [m for m in names if (r := pair(diffs, m, BASELINE)) is not None and r["difference"] > 0 and not r["tie"]]
     blocks += [
-        Heading(3, "Q3 comparison of " + ", ".join(m.upper() for m in names)),
+        Heading(3, "Q3 comparison: the cells at one recipe, and what the recipe adds"),
         Table(table),
         src.figure(paths.Q3_COMPARE_PLOTS / "comparison.png",
-                   "Mean test accuracy per model with every seed as a dot and the range as a line (left); "
-                   "validation error per epoch of each model's median seed (right)."),
-        Bullets((*ranking(names, accuracy, table, n),
+                   "Mean test accuracy per entry grouped by cell, every seed a dot and the range a line, hatched "
+                   "without augmentation (left); validation accuracy per epoch of each entry's median seed (right)."),
+        Bullets((*(cells_at_one_recipe(g, q3, diffs, mean) for g in groups),
+                 *(recipe_effect(row, q3, diffs, mean) for _, row in effects.iterrows()),
                  f"Baseline (`q3_baseline`): softmax regression on {baseline['features']} summary statistics of a "
                  f"window reaches {spread_text(baseline['test_accuracy'])} on the test set over the same "
                  f"{len(baseline['seeds'])} validation splits (weight decay chosen on validation: "
-                 + ", ".join(f"{r['weight_decay']:g}" for r in baseline["per_seed"]) + "); the recurrent models "
-                 "above it beyond the noise are what the sequence adds: " + (", ".join(above) or "none") + ".")),
+                 + ", ".join(f"{r['weight_decay']:g}" for r in baseline["per_seed"]) + "); the entries above it "
+                 "beyond the noise are what the sequence adds: " + (", ".join(f"`{m}`" for m in above) or "none")
+                 + ".")),
     ]
-    text = gating(names, accuracy, n)
-    return blocks + ([Paragraph(text)] if text else [])
+    texts = [t for g in groups if (t := gating(g, q3, diffs))]
+    return blocks + [Paragraph(t) for t in texts]

@@ -53,11 +53,12 @@ def test_a_prediction_setting_re_runs_only_the_prediction_and_the_report(clone):
 
 
 def test_the_shipped_models_score_a_file_with_only_the_test_windows(clone, tmp_path):
-    source = yaml.safe_load((clone / "params.yaml").read_text())["data"]["data3"]
+    params = yaml.safe_load((clone / "params.yaml").read_text())
+    source = params["data"]["data3"]
     test_only = tmp_path / "test_only.h5"
     with h5py.File(clone / source, "r") as full, h5py.File(test_only, "w") as out:
         out["tstX"], out["tstY"] = full["tstX"][()], full["tstY"][()]
-    for model in ("rnn", "lstm", "gru"):  # every seed's model, and their mean
+    for model in params["q3"]["models"]:  # every entry, every seed's model, and their mean
         done = _run(clone, "pipeline.q3.evaluate", "--model", model, "--data", str(test_only))
         assert done.returncode == 0, done.stderr
         shipped = json.loads((clone / paths.Q3_TRAIN_RESULTS / model / paths.RESULT).read_text())

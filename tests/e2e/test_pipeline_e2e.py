@@ -29,13 +29,11 @@ TINY = {
     "q2.sizes.d16_p128.epochs": 1,
     "q2.sizes.d8_p64.epochs": 1,
     "q2.train_eval_size": 1000,
-    "q3.models.rnn.epochs": 1,
-    "q3.models.lstm.epochs": 1,
-    "q3.models.gru.epochs": 1,
     "q3.train_eval_size": 64,
     "q2.seeds": [0, 1],  # two seeds: the per-seed folders, spreads and median seed, at two thirds of the time
     "q3.seeds": [0, 1],
 }
+TINY_PER_ENTRY = {"q3.models": {"epochs": 1}}  # set in every entry that params.yaml holds, whatever its name
 
 
 def _dvc(cwd: Path, *args: str) -> str:
@@ -54,6 +52,13 @@ def _set(params: dict, dotted: str, value) -> None:
         node = node[key]
     assert leaf in node, f"params.yaml has no {dotted}"
     node[leaf] = value
+
+
+def _get(params: dict, dotted: str):
+    node = params
+    for key in dotted.split("."):
+        node = node[key]
+    return node
 
 
 def copy_repository(dst: Path) -> Path:
@@ -80,6 +85,10 @@ def test_pipeline_runs_and_second_repro_is_a_no_op(tmp_path):
     params = yaml.safe_load((repo / "params.yaml").read_text())
     for key, value in TINY.items():
         _set(params, key, value)
+    for section, changes in TINY_PER_ENTRY.items():
+        for name in _get(params, section):
+            for key, value in changes.items():
+                _set(params, f"{section}.{name}.{key}", value)
     (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
 
     _dvc(repo, "repro")
@@ -100,3 +109,10 @@ def test_pipeline_runs_and_second_repro_is_a_no_op(tmp_path):
     (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     dry = _dvc(repo, "repro", "--dry")
     assert set(re.findall(r"Running stage '([^']+)'", dry)) == {"q2_train@d4_p16", "q2_summary", "report"}, dry
+
+    # The same for a Q3 entry of any name: its own q3_train, then what reads q3.models (compare, report).
+    del params["q2"]["sizes"]["d4_p16"]
+    params["q3"]["models"]["small_one"] = {**next(iter(params["q3"]["models"].values())), "hidden": 8}
+    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    dry = _dvc(repo, "repro", "--dry")
+    assert set(re.findall(r"Running stage '([^']+)'", dry)) == {"q3_train@small_one", "q3_compare", "report"}, dry

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
+import pandas as pd
 import pytest
 
 from pipeline.common import paths
-from pipeline.common.seeds import spread
+from pipeline.common.seeds import seed_folder, spread
 from pipeline.q1 import baseline as q1_baseline
 from pipeline.q2 import baseline as q2_baseline
 from pipeline.q3 import baseline as q3_baseline
@@ -43,6 +45,11 @@ def test_q3_baseline_chooses_its_weight_decay_on_validation(project, monkeypatch
         assert row["val_accuracy"][f"{row['weight_decay']:g}"] == max(row["val_accuracy"].values())
         assert 0 <= row["test_accuracy"] <= 1
     assert result["test_accuracy"] == spread([row["test_accuracy"] for row in result["per_seed"]])
+    for row in result["per_seed"]:  # every test window's prediction, for q3_compare's intervals
+        predictions = pd.read_csv(paths.Q3_BASELINE_RESULTS / seed_folder(row["seed"]) / paths.TEST_PREDICTIONS)
+        assert list(predictions.columns) == ["recording", "true", "predicted"] and len(predictions) == 12
+        assert list(predictions["true"]) == list(np.repeat(np.arange(6), 2))
+        assert np.mean(predictions["true"] == predictions["predicted"]) == pytest.approx(row["test_accuracy"])
 
 
 def test_q3_baseline_draws_the_split_of_each_seed(project, monkeypatch, capsys):

@@ -28,8 +28,7 @@ from tests.conftest import ROOT, Project, run_stage
 pytestmark = pytest.mark.slow  # each test starts one or more Python processes
 STAGES = (preprocess, search, q1_train, sweep, sweep_summary, q2_train, summary, predict, embeddings, q3_train,
           compare, write)
-ONE_GRU = {"hidden": 4, "head": "4", "lr": 0.1, "schedule": "cosine", "lr_min": 0.0, "epochs": 2, "patience": 2,
-           "clip": 5.0, "recurrent_init": "glorot", "recurrent_gain": 1.0, "rotation": 0, "scale": 0, "jitter": 0}
+ONE_GRU = dict(Project.TINY["q3.models"]["gru"])  # a valid q3.models entry
 
 # (stage, its arguments, {params.yaml key: bad value}, the one error line after "error: params.yaml ")
 BAD = [
@@ -57,8 +56,12 @@ BAD = [
      "q3.models.gru.rotation = 200: must be in [0, 180] (degrees)"),
     ("pipeline.q3.train", ["gru"], {"q3.models.gru.scale": 1.0}, "q3.models.gru.scale = 1.0: must be in [0, 1)"),
     ("pipeline.q3.train", ["gru"], {"q3.models.gru.jitter": -1}, "q3.models.gru.jitter = -1: must be >= 0"),
-    ("pipeline.q3.compare", [], {"q3.models.transformer": ONE_GRU},
-     "q3.models (key) = 'transformer': must be one of rnn, lstm, gru"),
+    ("pipeline.q3.compare", [], {"q3.models.gru-2": ONE_GRU},
+     "q3.models (key) = 'gru-2': must use only letters, digits and _"),
+    ("pipeline.q3.train", ["gru"], {"q3.models.gru.cell": "transformer"},
+     "q3.models.gru.cell = 'transformer': must be one of rnn, lstm, gru"),
+    ("pipeline.q3.train", ["gru"], {"q3.models.gru.layers": 0}, "q3.models.gru.layers = 0: must be a positive integer"),
+    ("pipeline.q3.train", ["transformer"], {}, "q3.models.transformer = None: missing (add the entry to params.yaml)"),
     ("pipeline.report.write", [], {"q1.sgd.lrr": 0.1},
      "q1.sgd.lrr: unknown key (known: epochs, batch_size, lr, momentum)"),
 ]
@@ -92,7 +95,10 @@ HUGE = [
     ("pipeline.q1.search", [], "q1.search.hidden", 10**9, "q1.search.hidden = 1000000000"),
     ("pipeline.q2.train", ["d4_p8"], "q2.sizes.d4_p8.hidden", 10**9,
      "q2.sizes.d4_p8 = {'dim': 4, 'hidden': 1000000000}"),
-    ("pipeline.q3.train", ["gru"], "q3.models.gru.hidden", 10**7, "q3.models.gru = {'hidden': 10000000, 'head': '4'}"),
+    ("pipeline.q3.train", ["gru"], "q3.models.gru.hidden", 10**7,
+     "q3.models.gru = {'layers': 1, 'hidden': 10000000, 'head': '4'}"),
+    ("pipeline.q3.train", ["gru"], "q3.models.gru.layers", 10**6,  # every layer's BPTT buffers add up
+     "q3.models.gru = {'layers': 1000000, 'hidden': 4, 'head': '4'}"),
 ]
 
 

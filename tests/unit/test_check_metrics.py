@@ -1,6 +1,7 @@
 """The CI metric regression check."""
 
 import json
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -58,6 +59,9 @@ def test_every_committed_metric_has_a_rule():
 
 def test_metrics_are_a_few_headline_numbers():
     metrics = _committed()
-    assert len(metrics) <= 30, sorted(metrics)
+    # a few per network or model entry (their count follows params.yaml: q3.models may hold any number of entries)
+    per_entry = Counter(name.rsplit(".", 1)[0] if "." in name.split(":", 1)[1] else name.split(":", 1)[0]
+                        for name in metrics)
+    assert max(per_entry.values()) <= 6, per_entry
     assert all(isinstance(value, int | float) and not isinstance(value, bool) for value in metrics.values())
     assert not [name for name in metrics if "seconds" in name]  # wall-clock times go to logs/

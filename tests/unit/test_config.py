@@ -153,6 +153,11 @@ CASES = [
     (embeddings, {"q2.embeddings.words": " "}, "q2.embeddings.words", "' '", "must be a non-empty text"),
     (embeddings, {"q2.embeddings.neighbours": 0}, "q2.embeddings.neighbours", "0", POS_INT),
     (q3_train, {"q3.models.gru.hidden": 0}, "q3.models.gru.hidden", "0", POS_INT),
+    (q3_train, {"q3.models.gru.cell": "transformer"}, "q3.models.gru.cell", "'transformer'",
+     "must be one of rnn, lstm, gru"),
+    (q3_train, {"q3.models.gru.cell": DELETE}, "q3.models.gru.cell", "None", "must be one of rnn, lstm, gru"),
+    (q3_train, {"q3.models.gru.layers": 0}, "q3.models.gru.layers", "0", POS_INT),
+    (q3_train, {"q3.models.gru.layers": 1.5}, "q3.models.gru.layers", "1.5", POS_INT),
     (q3_train, {"q3.models.gru.head": "64,x"}, "q3.models.gru.head", "'64,x'",
      "must be comma-separated positive integers or none"),
     (q3_train, {"q3.models.gru.head": "0"}, "q3.models.gru.head", "'0'",
@@ -193,7 +198,8 @@ CASES = [
     (q3_train, {"q3.models.gru.rotation": DELETE}, "q3.models.gru.rotation", "None", NUMBER),
     (q3_baseline, {"q3.seeds": [3, 3]}, "q3.seeds", "[3, 3]", "values must be distinct"),
     (q3_baseline, {"q3.seeds": [-2]}, "q3.seeds[0]", "-2", INT0),
-    (compare, {"q3.models.transformer": GRU}, "q3.models (key)", "'transformer'", "must be one of rnn, lstm, gru"),
+    (compare, {"q3.models.gru-2": GRU}, "q3.models (key)", "'gru-2'", NAME),
+    (compare, {"q3.models.gru2": {**GRU, "layers": 0}}, "q3.models.gru2.layers", "0", POS_INT),
     (compare, {"q3.models.lstm.patience": 0}, "q3.models.lstm.patience", "0", POS_INT),
     (compare, {"q3.models": {}}, "q3.models", "{}", "must be a non-empty mapping"),
     (write, {"data.data3": None}, "data.data3", "None", "must be a non-empty text"),
@@ -237,6 +243,18 @@ def test_the_repository_params_pass_every_stage(stage):
     assert all(isinstance(getattr(p, key.split(".")[0]), Section) for key in stage.PARAMS)
 
 
+def test_a_q3_entry_of_any_name_loads_with_its_cell_and_layers():
+    tree = changed(**{"q3.models.my_deep_gru": {**GRU, "layers": 2}})
+    entry = load(q3_train.SCHEMA, q3_train.PARAMS, tree=tree, model="my_deep_gru").q3.models["my_deep_gru"]
+    assert (entry.cell, entry.layers) == ("gru", 2)
+    assert entry.as_dict() == {**GRU, "layers": 2}  # every key by its params.yaml name, in the schema's order
+    assert list(entry.as_dict()) == ["cell", "layers", "hidden", "head", "lr", "schedule", "lr_min", "epochs",
+                                     "patience", "clip", "recurrent_init", "recurrent_gain", "rotation", "scale",
+                                     "jitter"]
+    models = load(compare.SCHEMA, compare.PARAMS, tree=tree).q3.models
+    assert list(models) == [*PARAMS["q3"]["models"], "my_deep_gru"]  # params order, the new entry last
+
+
 @pytest.mark.parametrize(("stage", "changes", "key", "shown", "rule"), CASES, ids=[case_id(c) for c in CASES])
 def test_an_invalid_parameter_is_one_line_naming_key_value_and_rule(stage, changes, key, shown, rule):
     lines = problems(stage, changed(**changes))
@@ -246,7 +264,9 @@ def test_an_invalid_parameter_is_one_line_naming_key_value_and_rule(stage, chang
 
 @pytest.mark.parametrize(("stage", "names", "line"), [
     (q2_train, {"name": "d64_p512"}, "params.yaml q2.sizes.d64_p512 = None: missing (add the entry to params.yaml)"),
-    (q3_train, {"model": "transformer"}, "params.yaml q3.models (key) = 'transformer': must be one of rnn, lstm, gru"),
+    (q3_train, {"model": "transformer"}, "params.yaml q3.models.transformer = None: missing (add the entry to "
+                                         "params.yaml)"),
+    (q3_train, {"model": "gru-2"}, "params.yaml q3.models (key) = 'gru-2': must use only letters, digits and _"),
 ])
 def test_an_entry_missing_for_the_stage_argument_is_one_line(stage, names, line):
     with pytest.raises(UserError) as err:
