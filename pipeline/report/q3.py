@@ -44,7 +44,8 @@ def confusion_sentence(matrix: pd.DataFrame) -> str:
 def settings(model: dict, q3: dict) -> str:
     """One sentence with the model's training settings from params.yaml."""
     clip = f"gradients clipped at norm {num(model['clip'])}" if model["clip"] > 0 else "no gradient clipping"
-    return (f"{architecture(model['cell'], model['layers'], model['hidden'])} ({model['recurrent_init']} recurrent "
+    arch = architecture(model["cell"], model["layers"], model["hidden"])
+    return (f"{arch[:1].upper()}{arch[1:]} ({model['recurrent_init']} recurrent "
             f"initialisation), MLP head "
             f"\"{model['head']}\" then softmax; momentum SGD (batch {q3['batch_size']}, α = {num(q3['momentum'])}), "
             f"learning rate {num(model['lr'])} ({model['schedule']} schedule), {clip}, at most {model['epochs']} "
@@ -187,8 +188,11 @@ def gating(group: list[str], q3: dict, diffs: pd.DataFrame) -> str:
         return (f"At this recipe every gated entry ({', '.join(f'`{m}`' for m in gated)}) beats the vanilla RNN beyond "
                 "the noise. Through a long window the RNN's gradient is a product of one Jacobian per step and fades "
                 f"or explodes; the additive, gated state updates of the {cells} carry it across the whole window.")
-    return (f"At this recipe gating helped only partly: {', '.join(f'`{m}`' for m in beaten) or 'no gated entry'} "
-            f"beat the vanilla RNN (`{plain[0]}`) beyond the noise of seeds and test set.")
+    if not beaten:
+        return (f"At this recipe no gated entry ({', '.join(f'`{m}`' for m in gated)}) beats the vanilla RNN "
+                f"(`{plain[0]}`) beyond the noise of seeds and test set.")
+    return (f"At this recipe gating helped only partly: {', '.join(f'`{m}`' for m in beaten)} beat the vanilla RNN "
+            f"(`{plain[0]}`) beyond the noise of seeds and test set.")
 
 
 def q3_section(src: Sources, params: dict) -> list[Block]:
@@ -227,6 +231,11 @@ def q3_section(src: Sources, params: dict) -> list[Block]:
     above = [m for m in names if (r := pair(diffs, m, BASELINE)) is not None and r["difference"] > 0 and not r["tie"]]
     blocks += [
         Heading(3, "Q3 comparison: the cells at one recipe, and what the recipe adds"),
+        Paragraph("Two questions are kept apart. Which cell is better is asked only of entries trained with one "
+                  "recipe (they may differ in the learning rate, epochs and patience chosen per cell on validation); "
+                  "what the recipe adds is asked of entries of one cell that differ in one aspect of it. The headline "
+                  f"recipe is that of the first entry, `{names[0]}`; params.yaml records how it was chosen, on "
+                  "validation only."),
         Table(table),
         src.figure(paths.Q3_COMPARE_PLOTS / "comparison.png",
                    "Mean test accuracy per entry grouped by cell, every seed a dot and the range a line, hatched "
