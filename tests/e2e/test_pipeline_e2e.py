@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -110,9 +111,15 @@ def test_pipeline_runs_and_second_repro_is_a_no_op(tmp_path):
     dry = _dvc(repo, "repro", "--dry")
     assert set(re.findall(r"Running stage '([^']+)'", dry)) == {"q2_train@d4_p16", "q2_summary", "report"}, dry
 
-    # The same for a Q3 entry of any name: its own q3_train, then what reads q3.models (compare, report).
+    # A Q3 model is one params.yaml entry of any name: a 2-layer GRU is trained, compared and written up by dvc repro,
+    # and only its own q3_train and what reads q3.models (compare, report) run.
     del params["q2"]["sizes"]["d4_p16"]
-    params["q3"]["models"]["small_one"] = {**next(iter(params["q3"]["models"].values())), "hidden": 8}
+    params["q3"]["models"]["gru2"] = {**params["q3"]["models"]["gru"], "layers": 2}
     (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    dry = _dvc(repo, "repro", "--dry")
-    assert set(re.findall(r"Running stage '([^']+)'", dry)) == {"q3_train@small_one", "q3_compare", "report"}, dry
+    ran = _dvc(repo, "repro")
+    assert set(re.findall(r"Running stage '([^']+)'", ran)) == {"q3_train@gru2", "q3_compare", "report"}, ran
+    assert set(json.loads((repo / "metrics" / "q3.json").read_text())["gru2"]) >= {"test_accuracy", "test_accuracy_low"}
+    differences = (repo / "results" / "q3" / "compare" / "differences.csv").read_text()
+    assert "recipe,architecture,gru,gru2," in differences
+    report = (repo / "REPORT.md").read_text(encoding="utf-8")
+    assert "#### `gru2`: GRU, 2 layers of 128 units" in report
