@@ -32,16 +32,6 @@ def models(**changes) -> dict:
     return {"gru": {**tiny["gru"], **changes}, "rnn": dict(tiny["rnn"])}
 
 
-def require_stacking() -> None:
-    """Skip while models.sequence_classifier.RecurrentClassifier accepts only layers=1 (stacking comes with a merge
-    from another branch; then this skip goes)."""
-    try:
-        RecurrentClassifier("gru", n_inputs=3, hidden=2, head=(), n_classes=6, recurrent_init="glorot",
-                            recurrent_gain=1.0, layers=2)
-    except ValueError as err:
-        pytest.skip(f"RecurrentClassifier rejects layers=2 ({err})")
-
-
 def test_stratified_split_keeps_class_proportions_without_overlap():
     y = np.repeat(np.arange(6), [500, 400, 300, 200, 100, 50])  # class-contiguous blocks, like data3
     train_rows, val = evaluation.stratified_split(y, 0.1, np.random.default_rng(0))
@@ -433,8 +423,6 @@ NEW_ENTRIES = {  # a name of one's own, a cell, and its size: what the report mu
 @pytest.mark.parametrize("name", list(NEW_ENTRIES))
 def test_a_new_entry_of_any_name_is_trained_compared_and_reported(name, project, monkeypatch, capsys):
     changes, described = NEW_ENTRIES[name]
-    if changes.get("layers", 1) > 1:
-        require_stacking()
     gru = Project.TINY["q3.models"]["gru"]
     project.set("q3.models", {"gru": dict(gru), name: {**gru, **changes}})
     for module, args in ((train, ["gru"]), (train, [name]), (baseline, []), (compare, [])):
@@ -465,7 +453,7 @@ def test_a_new_entry_of_any_name_is_trained_compared_and_reported(name, project,
     assert f"Q3 (c) GRU: `gru`, `{name}`" in headings  # both entries under the GRU's part
     assert f"`{name}`: {described}, no augmentation" in headings
     texts = [b.text for b in blocks if isinstance(b, Paragraph)]
-    assert any(t.startswith(f"{changes.get('hidden', 4)} recurrent units (glorot recurrent initialisation)")
+    assert any(t.startswith(f"{described} (glorot recurrent initialisation)")
                for t in texts), texts
     items = [item for b in blocks if isinstance(b, Bullets) for item in b.items]
     [effect] = [item for item in items if item.startswith("The architecture (GRU): ")]
