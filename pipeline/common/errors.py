@@ -1,16 +1,20 @@
-"""Expected user errors and the one-line, non-zero exit they get; the Typer app of a stage."""
+"""Expected user errors and the one-line, non-zero exit they get; the Typer app of a stage; signals held back."""
 
 from __future__ import annotations
 
+import contextlib
+import os
 import signal
 import sys
-from collections.abc import Callable
+from collections.abc import Iterator
 
 import typer
 from threadpoolctl import threadpool_limits
 
 EXIT_USER_ERROR = 2
 EXIT_INTERRUPTED = 130  # Ctrl-C or SIGTERM
+HELD = (signal.SIGINT, signal.SIGTERM)
+_stage = "the stage"  # what `run` runs, for messages (see `stage`)
 
 
 class UserError(Exception):
@@ -22,7 +26,13 @@ def make_app(help_text: str) -> typer.Typer:
     return typer.Typer(help=help_text, add_completion=False, pretty_exceptions_enable=False, rich_markup_mode=None)
 
 
-def run(app: Callable[..., object]) -> None:
+def stage() -> str:
+    """The stage this process runs, as messages name it: DVC's name under `dvc repro` (q3_train@gru), else the
+    command (pipeline.q3.train gru)."""
+    return _stage
+
+
+def run(app: typer.Typer) -> None:
     """Run a Typer app on one BLAS / OpenMP thread; a problem is one 'error: ...' line on stderr and exit 2.
 
     Problems: UserError (one line per problem), a bad command line (an unknown option, a missing argument), an
@@ -32,6 +42,9 @@ def run(app: Callable[..., object]) -> None:
     Thread counts are set here, in code, so OPENBLAS_NUM_THREADS and the like cannot change a result (a stage
     uses more cores through worker processes of one thread each: pipeline.common.parallel).
     """
+    global _stage
+    spec = sys.modules[app.registered_commands[0].callback.__module__].__spec__  # __main__'s under python -m
+    _stage = os.environ.get("DVC_STAGE") or " ".join([spec.name if spec else sys.argv[0], *sys.argv[1:]])
     signal.signal(signal.SIGTERM, _interrupt)
     if signal.getsignal(signal.SIGINT) is signal.default_int_handler:  # not where the shell ignores Ctrl-C
         signal.signal(signal.SIGINT, _interrupt)
@@ -60,3 +73,22 @@ def _fail(lines: list[str]) -> None:
 
 def _interrupt(signum, frame) -> None:
     raise KeyboardInterrupt  # Typer turns it into exit code 130; `run` prints the message
+
+
+@contextlib.contextmanager
+def signals_held() -> Iterator[None]:
+    """SIGINT and SIGTERM wait until the block ends, then act as they would have (main thread only).
+
+    Python runs a signal's handler in the main thread whichever thread of the process the system delivered it to,
+    so handlers that only note the signal hold it back in every thread (pthread_sigmask would hold it back in the
+    calling thread alone: the system then delivers it to another thread, a BLAS one for instance).
+    """
+    noted: list[int] = []
+    previous = {signum: signal.signal(signum, lambda got, frame: noted.append(got)) for signum in HELD}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+        for signum in dict.fromkeys(noted):
+            signal.raise_signal(signum)
