@@ -38,10 +38,14 @@ def run(app: typer.Typer) -> None:
     Problems: UserError (one line per problem), a bad command line (an unknown option, a missing argument), an
     OSError such as a read-only folder or a full disk, and memory running out. Ctrl-C and SIGTERM (what `kill`
     and DVC's cancellation send) print 'interrupted: ...' and exit 130. Outputs are committed as one set at the end
-    of a stage (pipeline.common.staging), so in every one of these cases the earlier outputs stay as they were.
+    of a stage (pipeline.common.staging), so each message can say what became of them: unchanged, or the new set in
+    place when the interrupt came during the swap. Before the stage starts, a swap an earlier run left unfinished is
+    finished.
     Thread counts are set here, in code, so OPENBLAS_NUM_THREADS and the like cannot change a result (a stage
     uses more cores through worker processes of one thread each: pipeline.common.parallel).
     """
+    from pipeline.common import staging  # it imports this module
+
     global _stage
     spec = sys.modules[app.registered_commands[0].callback.__module__].__spec__  # __main__'s under python -m
     _stage = os.environ.get("DVC_STAGE") or " ".join([spec.name if spec else sys.argv[0], *sys.argv[1:]])
@@ -49,6 +53,7 @@ def run(app: typer.Typer) -> None:
     if signal.getsignal(signal.SIGINT) is signal.default_int_handler:  # not where the shell ignores Ctrl-C
         signal.signal(signal.SIGINT, _interrupt)
     try:
+        staging.start()
         with threadpool_limits(limits=1):
             code = app(standalone_mode=False)  # returns the exit code of --help (0) and of Ctrl-C (130)
     except UserError as err:
@@ -57,11 +62,11 @@ def run(app: typer.Typer) -> None:
         _fail([err.format_message().replace("\n", " ")])
     except OSError as err:
         where = f"{err.filename}: " if err.filename else ""
-        _fail([f"{where}{err.strerror or err}; earlier outputs are unchanged"])
+        _fail([f"{where}{err.strerror or err}; {staging.outcome()}"])
     except MemoryError:
-        _fail(["out of memory: lower the sizes in params.yaml; earlier outputs are unchanged"])
+        _fail([f"out of memory: lower the sizes in params.yaml; {staging.outcome()}"])
     if code == EXIT_INTERRUPTED:  # said once the stage has unwound: its seed workers have stopped, it is the last line
-        print("interrupted: earlier outputs are unchanged; run `dvc repro` to finish", file=sys.stderr)
+        print(f"interrupted: {staging.outcome()}; run `dvc repro` to finish", file=sys.stderr)
     sys.exit(code if isinstance(code, int) else 0)
 
 

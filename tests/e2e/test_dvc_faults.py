@@ -18,7 +18,7 @@ import h5py
 import pytest
 import yaml
 
-from tests.conftest import HANG, Watched, children, set_key
+from tests.conftest import HANG, INJECT, Watched, children, set_key
 from tests.e2e.test_pipeline_e2e import TINY, copy_repository
 
 pytestmark = pytest.mark.slow
@@ -197,4 +197,34 @@ def test_the_workers_of_a_stage_killed_under_dvc_repro_exit_quietly(clean):
         rest = job.rest()  # once the workers, which hold the output too, have exited
     assert job.process.returncode != 0 and "Traceback" not in rest and "BrokenPipe" not in rest, rest
     assert changed_files(clean) == []
+    _usable_and_up_to_date(clean)
+
+
+def _fault_env(fault: str) -> dict[str, str]:
+    return dict(_env(), PYTHONPATH=str(INJECT), EEE443_FAULT=fault)
+
+
+@pytest.mark.faults
+def test_a_stage_killed_during_its_swap_shows_in_dvc_status_and_the_next_repro_finishes_it(clean):
+    killed = subprocess.run([sys.executable, "-m", "dvc", "repro", "--force", "q1_preprocess"], cwd=clean,
+                            env=_fault_env("kill-in-swap"), capture_output=True, text=True, timeout=HANG)
+    assert killed.returncode != 0
+    status = dvc(clean, "status", "q1_preprocess")
+    assert "q1_preprocess:" in status.stdout and "deleted:" in status.stdout, status.stdout
+    again = dvc(clean, "repro", "q1_preprocess")
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert ("note: finished an earlier run's unfinished output swap: plots/q1/preprocess, results/q1/preprocess "
+            "replaced") in again.stdout + again.stderr
+    assert changed_files(clean) == []
+    _usable_and_up_to_date(clean)
+
+
+@pytest.mark.faults
+def test_sigterm_during_the_swap_under_dvc_repro_says_the_new_outputs_are_in_place(clean):
+    done = subprocess.run([sys.executable, "-m", "dvc", "repro", "--force", "q1_preprocess"], cwd=clean,
+                          env=_fault_env("signal-in-swap"), capture_output=True, text=True, timeout=HANG)
+    assert done.returncode != 0
+    assert "interrupted: the new outputs are in place; run `dvc repro` to finish" in done.stderr, done.stderr
+    assert changed_files(clean) == []  # the same parameters: the new outputs are the old ones, byte for byte
+    assert not any((clean / ".staging").iterdir())
     _usable_and_up_to_date(clean)

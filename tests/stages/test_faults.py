@@ -10,11 +10,12 @@ import os
 import re
 import signal
 import sys
+from pathlib import Path
 
 import pytest
 
-from pipeline.common import parallel
-from tests.conftest import Project, Watched, children, stage_env
+from pipeline.common import parallel, paths
+from tests.conftest import Project, Watched, children, run_stage, stage_env
 
 pytestmark = [pytest.mark.slow, pytest.mark.faults]
 NET = "d4_p8"
@@ -71,3 +72,40 @@ def test_workers_exit_quietly_when_the_stage_is_killed(tmp_path):
         job.process.kill()
         rest = job.rest()  # once no worker holds the output any more
     assert "Traceback" not in rest and "Error" not in rest, rest
+
+
+def _outputs(root: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for folder in ("results", "plots") if (root / folder).exists()
+            for p in sorted((root / folder).rglob("*")) if p.is_file()}
+
+
+def test_sigterm_to_another_thread_during_the_swap_ends_with_the_new_outputs_and_says_so(tmp_path):
+    project = Project(tmp_path / "p")
+    assert run_stage("pipeline.q1.preprocess", cwd=project.root).returncode == 0
+    project.set("q1.preprocess.sample_size", 4)  # new outputs differ from the old
+    proc = run_stage("pipeline.q1.preprocess", cwd=project.root, fault="signal-in-swap")
+    assert proc.returncode == 130 and proc.stderr.splitlines() == [
+        "interrupted: the new outputs are in place; run `dvc repro` to finish"], proc.stderr
+    new = _outputs(project.root)
+    assert run_stage("pipeline.q1.preprocess", cwd=project.root).returncode == 0
+    assert _outputs(project.root) == new and not any((project.root / ".staging").iterdir())
+
+
+def test_a_stage_killed_during_its_swap_is_finished_by_the_next_run_which_says_so(tmp_path):
+    project = Project(tmp_path / "p")
+    assert run_stage("pipeline.q1.preprocess", cwd=project.root).returncode == 0
+    project.set("q1.preprocess.sample_size", 4)
+    killed = run_stage("pipeline.q1.preprocess", cwd=project.root, fault="kill-in-swap")
+    assert killed.returncode == -signal.SIGKILL
+    assert not (project.root / paths.Q1_PREPROCESS_PLOTS).exists()  # the first output was moved aside: missing
+    low, high = project.params["q1"]["preprocess"]["low"], project.params["q1"]["preprocess"]["high"]
+    project.set("q1.preprocess.low", 2.0)  # the next run fails on a bad parameter, after finishing the swap
+    proc = run_stage("pipeline.q1.preprocess", cwd=project.root)
+    assert proc.returncode == 2 and proc.stderr.splitlines() == [
+        f"note: finished an earlier run's unfinished output swap: {paths.Q1_PREPROCESS_PLOTS}, "
+        f"{paths.Q1_PREPROCESS_RESULTS} replaced",
+        f"error: params.yaml q1.preprocess.low = 2.0 must be < q1.preprocess.high = {high}"], proc.stderr
+    project.set("q1.preprocess.low", low)
+    finished = _outputs(project.root)
+    assert run_stage("pipeline.q1.preprocess", cwd=project.root).returncode == 0
+    assert _outputs(project.root) == finished  # the killed run's outputs were whole: the same as a run's
