@@ -40,11 +40,11 @@ def run(app: typer.Typer) -> None:
     and DVC's cancellation send) print 'interrupted: ...' and exit 130. Outputs are committed as one set at the end
     of a stage (pipeline.common.staging), so each message can say what became of them: unchanged, or the new set in
     place when the interrupt came during the swap. Before the stage starts, a swap an earlier run left unfinished is
-    finished.
+    finished, and the data files the stage reads are recorded from then on (pipeline.common.inputs).
     Thread counts are set here, in code, so OPENBLAS_NUM_THREADS and the like cannot change a result (a stage
     uses more cores through worker processes of one thread each: pipeline.common.parallel).
     """
-    from pipeline.common import staging  # it imports this module
+    from pipeline.common import inputs, staging  # both import this module
 
     global _stage
     spec = sys.modules[app.registered_commands[0].callback.__module__].__spec__  # __main__'s under python -m
@@ -54,6 +54,7 @@ def run(app: typer.Typer) -> None:
         signal.signal(signal.SIGINT, _interrupt)
     try:
         staging.start()
+        inputs.start()
         with threadpool_limits(limits=1):
             code = app(standalone_mode=False)  # returns the exit code of --help (0) and of Ctrl-C (130)
     except UserError as err:

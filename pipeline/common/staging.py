@@ -4,12 +4,12 @@
         io.write_json(paths.Q2_TRAIN_RESULTS / name / "result.json", summary)   # goes to the staging copy
 
 Inside the block every write of pipeline.common.io to a path under one of the declared outputs (files or
-folders) lands in `.staging/<id>/new/`. When the block ends without error, the swap: the marker
-`.staging/<id>/swapping` is written, the old outputs are moved to `.staging/<id>/old/` and the new ones moved in,
-the marker is deleted (SIGINT and SIGTERM held back meanwhile, errors.signals_held), and the old ones are deleted.
-On any error or interrupt before the swap the staging copy is deleted and the old outputs stay exactly as they
-were. dvc.yaml marks every output `persist: true`, so DVC does not delete them before the stage runs either: a
-failed stage loses nothing.
+folders) lands in `.staging/<id>/new/`. When the block ends without error, the data files the stage read are
+checked (pipeline.common.inputs), then the swap: the marker `.staging/<id>/swapping` is written, the old outputs
+are moved to `.staging/<id>/old/` and the new ones moved in, the marker is deleted (SIGINT and SIGTERM held back
+meanwhile, errors.signals_held), and the old ones are deleted. On any error or interrupt before the swap the staging
+copy is deleted and the old outputs stay exactly as they were. dvc.yaml marks every output `persist: true`, so DVC
+does not delete them before the stage runs either: a failed stage loses nothing.
 
 A stage killed with SIGKILL before its swap leaves only `.staging/<id>` (git- and DVC-ignored), which the next run
 of the same stage drops (all old). One killed during its swap leaves the marker and some outputs missing (`dvc
@@ -29,6 +29,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+from pipeline.common import inputs
 from pipeline.common.errors import UserError, signals_held
 
 STAGING = Path(".staging")
@@ -141,6 +142,7 @@ def outputs(*declared: str | Path) -> Iterator[None]:
         missing = [str(out) for out in outs if not (root / "new" / out).exists()]
         if missing:
             raise RuntimeError(f"the stage did not write its declared outputs {', '.join(missing)}")
+        inputs.check()
         with signals_held(), _locked():
             _swap(outs, root)
     finally:

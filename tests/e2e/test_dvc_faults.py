@@ -228,3 +228,17 @@ def test_sigterm_during_the_swap_under_dvc_repro_says_the_new_outputs_are_in_pla
     assert changed_files(clean) == []  # the same parameters: the new outputs are the old ones, byte for byte
     assert not any((clean / ".staging").iterdir())
     _usable_and_up_to_date(clean)
+
+
+@pytest.mark.faults
+def test_data_replaced_while_dvc_repro_ran_is_not_recorded(clean):
+    done = subprocess.run([sys.executable, "-m", "dvc", "repro", "--force", "q3_train@gru"], cwd=clean,
+                          env=_fault_env("change:data/raw/data3.h5"), capture_output=True, text=True, timeout=HANG)
+    try:
+        assert done.returncode != 0
+        assert _error_lines(done) == ["error: data/raw/data3.h5 changed while q3_train@gru ran; run again"]
+        assert changed_files(clean) == [" M data/raw/data3.h5"]  # no output, and dvc.lock as it was
+        status = dvc(clean, "status", "q3_train@gru")
+        assert "modified:" in status.stdout and "data/raw/data3.h5" in status.stdout, status.stdout
+    finally:
+        git(clean, "checkout", "-q", "--", "data/raw/data3.h5")

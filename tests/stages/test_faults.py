@@ -9,13 +9,14 @@ from __future__ import annotations
 import os
 import re
 import signal
+import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
 from pipeline.common import parallel, paths
-from tests.conftest import Project, Watched, children, run_stage, stage_env
+from tests.conftest import HANG, Project, Watched, children, run_stage, stage_env
 
 pytestmark = [pytest.mark.slow, pytest.mark.faults]
 NET = "d4_p8"
@@ -109,3 +110,23 @@ def test_a_stage_killed_during_its_swap_is_finished_by_the_next_run_which_says_s
     finished = _outputs(project.root)
     assert run_stage("pipeline.q1.preprocess", cwd=project.root).returncode == 0
     assert _outputs(project.root) == finished  # the killed run's outputs were whole: the same as a run's
+
+
+def test_data_replaced_while_the_stage_ran_publishes_nothing(tmp_path):
+    project = Project(tmp_path / "p")
+    before = {f: (project.root / f).read_bytes() for f in project.files() if not f.startswith("data/")}
+    data3 = project.params["data"]["data3"]
+    proc = run_stage("pipeline.q3.train", ["gru"], cwd=project.root, fault=f"change:{data3}")
+    assert proc.returncode == 2 and _error_lines(proc.stderr) == [
+        f"error: {data3} changed while pipeline.q3.train gru ran; run again"], proc.stderr
+    assert {f: (project.root / f).read_bytes() for f in project.files() if not f.startswith("data/")} == before
+    assert not any((project.root / ".staging").iterdir())
+
+
+def test_the_stage_name_of_messages_is_dvcs_under_dvc_repro(tmp_path):
+    """DVC names the stage in DVC_STAGE; run directly, a stage is named by its command."""
+    project = Project(tmp_path / "p")
+    data3 = project.params["data"]["data3"]
+    proc = subprocess.run([sys.executable, "-m", "pipeline.q3.train", "gru"], cwd=project.root, capture_output=True,
+                          text=True, env=stage_env(f"change:{data3}", DVC_STAGE="q3_train@gru"), timeout=HANG)
+    assert _error_lines(proc.stderr) == [f"error: {data3} changed while q3_train@gru ran; run again"], proc.stderr
