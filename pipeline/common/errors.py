@@ -7,6 +7,7 @@ import os
 import signal
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import typer
 from threadpoolctl import threadpool_limits
@@ -24,6 +25,14 @@ class UserError(Exception):
 def make_app(help_text: str) -> typer.Typer:
     """A Typer app with plain tracebacks (only real bugs reach them) and help text printed as written."""
     return typer.Typer(help=help_text, add_completion=False, pretty_exceptions_enable=False, rich_markup_mode=None)
+
+
+def diverged(label: str, epoch: int, loss: float, causes: dict[str, object], also: str = "") -> UserError:
+    """The error of a training whose loss blew up at `epoch`: it names every params.yaml key (with its value) whose
+    too large a value can cause that, and `also` what else helps."""
+    named = [f"{key} (now {value})" for key, value in causes.items()]
+    listed = f"{', '.join(named[:-1])} or {named[-1]}" if len(named) > 1 else named[0]
+    return UserError(f"{label}: training diverged at epoch {epoch} (loss {loss}); lower params.yaml {listed}{also}")
 
 
 def stage() -> str:
@@ -98,3 +107,14 @@ def signals_held() -> Iterator[None]:
             signal.signal(signum, handler)
         for signum in dict.fromkeys(noted):
             signal.raise_signal(signum)
+
+
+@contextlib.contextmanager
+def naming(path: str | Path) -> Iterator[None]:
+    """An OSError of the block that names no file names `path` (a write() on a full disk names none)."""
+    try:
+        yield
+    except OSError as err:
+        if err.filename is not None:
+            raise
+        raise OSError(err.errno, err.strerror or str(err), str(path)) from err

@@ -30,7 +30,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from pipeline.common import inputs
-from pipeline.common.errors import UserError, signals_held
+from pipeline.common.errors import UserError, naming, signals_held
 
 STAGING = Path(".staging")
 MARKER = "swapping"
@@ -94,7 +94,8 @@ def _swap(declared: list[Path], root: Path) -> None:
     """
     global _outcome
     marker = root / MARKER
-    marker.write_text(json.dumps([str(out) for out in declared]))
+    with naming(marker):
+        marker.write_text(json.dumps([str(out) for out in declared]))
     _outcome = "the output swap was cut short; the next stage run finishes it"
     moved: list[Path] = []
     try:

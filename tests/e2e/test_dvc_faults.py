@@ -242,3 +242,31 @@ def test_data_replaced_while_dvc_repro_ran_is_not_recorded(clean):
         assert "modified:" in status.stdout and "data/raw/data3.h5" in status.stdout, status.stdout
     finally:
         git(clean, "checkout", "-q", "--", "data/raw/data3.h5")
+
+
+@pytest.mark.faults
+def test_a_full_disk_under_dvc_repro_names_the_file(clean):
+    staging_folder = clean / ".staging"
+    staging_folder.mkdir(exist_ok=True)
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4k", "tmpfs", str(staging_folder)],
+                      capture_output=True).returncode != 0:
+        pytest.skip("cannot mount a small file system here (needs root)")
+    try:
+        done = dvc(clean, "repro", "--force", "q1_preprocess")
+    finally:
+        subprocess.run(["umount", str(staging_folder)], check=True)
+    assert done.returncode != 0
+    lines = _error_lines(done)
+    assert len(lines) == 1 and lines[0].endswith(": No space left on device; earlier outputs are unchanged"), lines
+    assert lines[0].startswith(("error: plots/q1/preprocess/", "error: results/q1/preprocess/")), lines
+    assert changed_files(clean) == []
+
+
+def test_a_batch_larger_than_the_training_set_under_dvc_repro_names_the_key(clean):
+    set_params(clean, {"q3.batch_size": 10000000})
+    done = dvc(clean, "repro", "q3_train@rnn")
+    assert done.returncode != 0
+    lines = _error_lines(done)
+    assert len(lines) == 1 and re.fullmatch(r"error: params.yaml q3.batch_size = 10000000: larger than the training "
+                                            r"set \(\d+ windows\); lower it", lines[0]), lines
+    assert changed_files(clean) == []

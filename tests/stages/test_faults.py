@@ -6,6 +6,7 @@ time, so that it holds on a machine whose every core is busy (`python -m tools.b
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 import signal
@@ -16,6 +17,12 @@ from pathlib import Path
 import pytest
 
 from pipeline.common import parallel, paths
+from pipeline.q1 import preprocess
+from pipeline.q1 import train as q1_train
+from pipeline.q2 import train as q2_train
+from pipeline.q3 import train as q3_train
+from pipeline.q3.data import load_activities
+from pipeline.q3.evaluation import purpose_rngs, validation_split
 from tests.conftest import HANG, Project, Watched, children, run_stage, stage_env
 
 pytestmark = [pytest.mark.slow, pytest.mark.faults]
@@ -121,6 +128,68 @@ def test_data_replaced_while_the_stage_ran_publishes_nothing(tmp_path):
         f"error: {data3} changed while pipeline.q3.train gru ran; run again"], proc.stderr
     assert {f: (project.root / f).read_bytes() for f in project.files() if not f.startswith("data/")} == before
     assert not any((project.root / ".staging").iterdir())
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A 4 KiB file system mounted at the project's .staging, where a stage writes its new outputs first."""
+    project = Project(tmp_path / "p")
+    staging_folder = project.root / ".staging"
+    staging_folder.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4k", "tmpfs", str(staging_folder)],
+                      capture_output=True).returncode != 0:
+        pytest.skip("cannot mount a small file system here (needs root)")
+    yield project
+    subprocess.run(["umount", str(staging_folder)], check=True)
+
+
+def test_a_full_disk_names_the_file_being_written(small_disk):
+    proc = run_stage("pipeline.q1.preprocess", cwd=small_disk.root)
+    lines = _error_lines(proc.stderr)
+    assert proc.returncode == 2 and len(lines) == 1, proc.stderr
+    assert re.fullmatch(r"error: (results|plots)/q1/preprocess/[\w.]+: No space left on device; earlier outputs "
+                        r"are unchanged", lines[0]), lines[0]
+    assert not (small_disk.root / "results").exists()
+
+
+def test_a_full_disk_in_process_names_the_file_too(project, monkeypatch, capsys):
+    """The OSError of a full disk names no file (it comes from write()): the stage names the one it was writing."""
+    def full(self, *args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(Path, "write_text", full)
+    code, err = project.run(preprocess, monkeypatch=monkeypatch, capsys=capsys)
+    assert code == 2 and err == ["error: results/q1/preprocess/summary.json: No space left on device; earlier "
+                                 "outputs are unchanged"]
+
+
+@pytest.mark.parametrize(("module", "args", "changes", "line"), [
+    (q1_train, [], {"q1.solver": "sgd", "q1.sgd.batch_size": 10**7},
+     "params.yaml q1.sgd.batch_size = 10000000: larger than the training set (32 patches); lower it"),
+    (q2_train, [NET], {"q2.batch_size": 10**7},
+     "params.yaml q2.batch_size = 10000000: larger than the training set (400 trigrams); lower it"),
+    (q3_train, ["rnn"], {"q3.batch_size": 10**7, "q3.seeds": [0]},
+     "params.yaml q3.batch_size = 10000000: larger than the training set ({windows} windows); lower it"),
+], ids=["q1", "q2", "q3"])
+def test_a_batch_larger_than_the_training_set_names_the_key_and_the_set(project, monkeypatch, capsys, module, args,
+                                                                         changes, line):
+    for key, value in changes.items():
+        project.set(key, value)
+    acts = load_activities(project.params["data"]["data3"])
+    windows = len(validation_split(acts, project.params["q3"]["val_fraction"], purpose_rngs(0)[0]).train)
+    code, err = project.run(module, *args, monkeypatch=monkeypatch, capsys=capsys)
+    assert code == 2 and [e for e in err if e.startswith("error: ")] == [f"error: {line.format(windows=windows)}"]
+
+
+def test_a_divergence_from_weight_decay_names_weight_decay(project, monkeypatch, capsys):
+    project.set("q2.sizes.d4_p8.weight_decay", 1000)
+    monkeypatch.setenv("EEE443_JOBS", "1")
+    code, err = project.run(q2_train, NET, monkeypatch=monkeypatch, capsys=capsys)
+    errors = [e for e in err if e.startswith("error: ")]
+    assert code == 2 and len(errors) == 1
+    assert re.fullmatch(rf"error: q2_train {NET} seed 0: training diverged at epoch \d+ \(loss \S+\); lower "
+                        rf"params.yaml q2.sizes.{NET}.lr \(now 0.5\), q2.sizes.{NET}.weight_decay \(now 1000\), "
+                        r"q2.momentum \(now \S+\) or q2.init_std \(now \S+\)", errors[0]), errors[0]
 
 
 def test_the_stage_name_of_messages_is_dvcs_under_dvc_repro(tmp_path):

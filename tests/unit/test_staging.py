@@ -201,3 +201,11 @@ def test_a_swap_cut_short_by_an_error_is_kept_for_the_next_run_and_says_so(old, 
     assert "a.txt" not in tree() and not nothing_staged()  # the old outputs aside, the new ones kept
     staging.start()
     assert tree() == {"a.txt": b"new a", "d/x.json": b'{\n  "new": 1\n}\n'} and nothing_staged()
+
+
+def test_a_write_that_fills_the_disk_names_the_file(old):
+    with pytest.raises(OSError) as err, outputs(*OUTS), io.atomic_path("d/x.json"):
+        with open("/dev/full", "w") as full:  # every write to /dev/full fails as on a full disk
+            full.write("x")
+    assert (err.value.errno, err.value.filename) == (errno.ENOSPC, "d/x.json")
+    assert tree() == old and nothing_staged()
