@@ -270,3 +270,15 @@ def test_a_batch_larger_than_the_training_set_under_dvc_repro_names_the_key(clea
     assert len(lines) == 1 and re.fullmatch(r"error: params.yaml q3.batch_size = 10000000: larger than the training "
                                             r"set \(\d+ windows\); lower it", lines[0]), lines
     assert changed_files(clean) == []
+
+
+def test_a_divergence_from_weight_decay_under_dvc_repro_names_weight_decay(clean):
+    set_params(clean, {"q2.sizes.d8_p64.weight_decay": 1000})
+    done = dvc(clean, "repro", "q2_train@d8_p64")
+    assert done.returncode != 0
+    lines = _error_lines(done)
+    assert len(lines) == 1 and re.fullmatch(r"error: q2_train d8_p64 seed [01]: training diverged at epoch \d+ "
+                                            r"\(loss \S+\); lower params.yaml q2.sizes.d8_p64.lr \(now \S+\), "
+                                            r"q2.sizes.d8_p64.weight_decay \(now 1000\), q2.momentum \(now \S+\) "
+                                            r"or q2.init_std \(now \S+\)", lines[0]), lines
+    assert changed_files(clean) == []
