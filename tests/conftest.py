@@ -3,14 +3,21 @@
 A stage reads params.yaml and writes its outputs relative to the current directory (pipeline/common/paths.py),
 so a test runs it inside `project`: a temporary folder holding a copy of the repository's params.yaml (pointed
 at tiny data files) that the test may change with `project.set("q1.rho", 1.5)`.
+
+Tests of interrupts and faults start a process as `Watched` and wait for events (a line printed, the output's end
+when every process holding it has exited), each under the ceiling HANG that only a hang reaches, also on a machine
+whose every core is busy with other jobs (`python -m tools.busy pytest -m faults`).
 """
 
 from __future__ import annotations
 
 import copy
 import os
+import queue
+import signal
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import h5py
@@ -21,6 +28,8 @@ import yaml
 from pipeline.common.errors import run
 
 ROOT = Path(__file__).resolve().parents[1]
+INJECT = ROOT / "tests" / "inject"  # sitecustomize.py: the faults EEE443_FAULT injects into stage processes
+HANG = 600  # seconds: the ceiling of one wait for an event; the events come within seconds, minutes under load
 
 
 def write_h5(path, **datasets):
@@ -152,8 +161,85 @@ def invoke(module, args, monkeypatch, capsys) -> tuple[int, list[str]]:
     return done.value.code, capsys.readouterr().err.strip().splitlines()
 
 
-def run_stage(module: str, args=(), cwd: Path = ROOT, timeout: float = 120) -> subprocess.CompletedProcess:
+def stage_env(fault: str = "", **variables: str) -> dict[str, str]:
+    """The environment of a stage process: this repository importable, `fault` injected (tests/inject) if given."""
+    path = os.pathsep.join([str(INJECT), str(ROOT)] if fault else [str(ROOT)])
+    return dict(os.environ, MPLBACKEND="Agg", PYTHONPATH=path, EEE443_FAULT=fault, **variables)
+
+
+def run_stage(module: str, args=(), cwd: Path = ROOT, fault: str = "") -> subprocess.CompletedProcess:
     """`python -m <module> args` in `cwd` in a subprocess (text output captured), this repository importable."""
-    env = dict(os.environ, MPLBACKEND="Agg", PYTHONPATH=str(ROOT))
     return subprocess.run([sys.executable, "-m", module, *map(str, args)], capture_output=True, text=True,
-                          cwd=cwd, env=env, timeout=timeout)
+                          cwd=cwd, env=stage_env(fault), timeout=HANG)
+
+
+class Watched:
+    """A process in a session of its own (its group: it and its workers) whose output (stdout and stderr in one)
+    a thread reads line by line, so that a test waits for lines, never for time.
+
+        with Watched([sys.executable, "-m", "pipeline.q2.train", "net"], project.root, stage_env()) as job:
+            job.wait_for("seed 0 epoch 1/", "seed 1 epoch 1/")
+            job.process.send_signal(signal.SIGINT)
+            rest = job.rest()   # once every process holding the output has exited
+    """
+
+    def __init__(self, args: list[str], cwd: Path, env: dict[str, str]) -> None:
+        self.process = subprocess.Popen(args, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                        text=True, start_new_session=True)
+        self.seen: list[str] = []
+        self._lines: queue.Queue[str | None] = queue.Queue()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        for line in self.process.stdout:
+            self._lines.put(line)
+        self._lines.put(None)  # end of output: every process that held it has exited
+
+    def _next(self) -> str | None:
+        try:
+            return self._lines.get(timeout=HANG)
+        except queue.Empty:
+            raise AssertionError(f"no output for {HANG} s: a hang. So far:\n{''.join(self.seen)}") from None
+
+    def wait_for(self, *texts: str) -> None:
+        """Read until each of `texts` has appeared in a line; fails when the output ends first."""
+        missing = list(texts)
+        while missing:
+            line = self._next()
+            assert line is not None, f"the output ended before {missing}:\n{''.join(self.seen)}"
+            self.seen.append(line)
+            missing = [text for text in missing if text not in line]
+
+    def rest(self) -> str:
+        """The output from here to its end, once every process holding it has exited (a worker outliving the
+        process keeps it open: that is a hang), and the process has exited."""
+        lines = []
+        while (line := self._next()) is not None:
+            lines.append(line)
+        self.process.wait(timeout=HANG)
+        self.seen.extend(lines)
+        return "".join(lines)
+
+    def __enter__(self) -> Watched:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        """Whatever the test found, nothing it started outlives it."""
+        try:
+            os.killpg(self.process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        self.process.wait()
+
+
+def children(pid: int) -> list[int]:
+    """The process ids of `pid`'s child processes (Linux /proc)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # it ended meanwhile
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return sorted(found)

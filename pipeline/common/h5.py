@@ -1,7 +1,8 @@
 """Reading the course's HDF5 files: every expected problem (missing or unreadable file, missing key, wrong
 dtype, NaN/inf, wrong shape) is a UserError with one line naming the file, the key and the problem.
 
-The study loaders (pipeline.q1.data, pipeline.q2.data, pipeline.q3.data) build on these helpers.
+A stage run records each file's hash as it opens it (pipeline.common.inputs). The study loaders
+(pipeline.q1.data, pipeline.q2.data, pipeline.q3.data) build on these helpers.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 
+from pipeline.common import inputs
 from pipeline.common.errors import UserError
 
 
@@ -18,6 +20,7 @@ def open_file(path: str | Path) -> h5py.File:
     path = Path(path)
     if not path.is_file():
         raise UserError(f"{path}: file not found")
+    inputs.record(path)  # checked before the stage's outputs are swapped in
     try:
         return h5py.File(path, "r")
     except OSError as err:

@@ -15,21 +15,25 @@ from pathlib import Path
 
 import numpy as np
 
+from pipeline.common.errors import naming
 from pipeline.common.staging import staged
 
 
 @contextlib.contextmanager
 def atomic_path(path: str | Path) -> Iterator[Path]:
-    """Yield a temporary path beside `path` (or its staging copy); on success rename it there, else delete it."""
-    path = staged(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=f".tmp{path.suffix}", dir=path.parent)
+    """Yield a temporary path beside `path` (or its staging copy); on success rename it there, else delete it.
+
+    An OSError that names no file (a full disk: No space left on device) names `path`."""
+    target = staged(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.stem}.", suffix=f".tmp{target.suffix}", dir=target.parent)
     os.close(fd)
     tmp_path = Path(tmp)
     try:
-        yield tmp_path
+        with naming(path):
+            yield tmp_path
         os.chmod(tmp_path, 0o644)
-        os.replace(tmp_path, path)
+        os.replace(tmp_path, target)
     finally:
         tmp_path.unlink(missing_ok=True)
 

@@ -1,4 +1,5 @@
-"""Sizes checked against what they would allocate, before allocating (a huge hidden size is one error line)."""
+"""Sizes checked before anything is allocated: against the machine's memory (a huge hidden size is one error line)
+and against the data (a mini-batch larger than the training set)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,13 @@ def check_fits(key: str, value: object, needed_bytes: float) -> None:
     if needed_bytes > available:
         raise UserError(f"params.yaml {key} = {value!r}: the run would need about {_size(needed_bytes)} of memory, "
                         f"more than half of this machine's {_size(2 * available)}; lower it")
+
+
+def check_batch(key: str, batch: int, rows: int, what: str) -> None:
+    """UserError naming params.yaml `key` when the mini-batch size `batch` is larger than the training set, `rows`
+    `what` (e.g. "windows")."""
+    if batch > rows:
+        raise UserError(f"params.yaml {key} = {batch!r}: larger than the training set ({rows} {what}); lower it")
 
 
 def _size(count: float) -> str:

@@ -1,13 +1,12 @@
-"""What produced a result: parameters, data checksums, software versions, and each stage's run log."""
+"""What produced a result: parameters, software versions, and each stage's run log (data checksums:
+pipeline.common.inputs.sha256)."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import platform
 import sys
 from importlib import metadata
-from pathlib import Path
 
 from pipeline.common import io, paths
 
@@ -24,14 +23,6 @@ def flatten(tree: dict, prefix: str = "") -> dict[str, object]:
         else:
             flat[name] = value
     return flat
-
-
-def sha256(path: str | Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def versions() -> dict[str, str]:

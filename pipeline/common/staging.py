@@ -4,29 +4,39 @@
         io.write_json(paths.Q2_TRAIN_RESULTS / name / "result.json", summary)   # goes to the staging copy
 
 Inside the block every write of pipeline.common.io to a path under one of the declared outputs (files or
-folders) lands in `.staging/<id>/new/`. When the block ends without error, the old outputs are moved aside and the
-new ones moved in (SIGINT and SIGTERM held back meanwhile), then the old ones are deleted; on any error or
-interrupt the staging copy is deleted and the old outputs stay exactly as they were. dvc.yaml marks every output
-`persist: true`, so DVC does not delete them before the stage runs either: a failed stage loses nothing.
+folders) lands in `.staging/<id>/new/`. When the block ends without error, the data files the stage read are
+checked (pipeline.common.inputs), then the swap: the marker `.staging/<id>/swapping` is written, the old outputs
+are moved to `.staging/<id>/old/` and the new ones moved in, the marker is deleted (SIGINT and SIGTERM held back
+meanwhile, errors.signals_held), and the old ones are deleted. On any error or interrupt before the swap the staging
+copy is deleted and the old outputs stay exactly as they were. dvc.yaml marks every output `persist: true`, so DVC
+does not delete them before the stage runs either: a failed stage loses nothing.
 
-A stage killed with SIGKILL leaves only `.staging/<id>` (git- and DVC-ignored); the next run of the same stage
-finishes or discards it: a swap that had started is completed (all new), one that had not is dropped (all old).
+A stage killed with SIGKILL before its swap leaves only `.staging/<id>` (git- and DVC-ignored), which the next run
+of the same stage drops (all old). One killed during its swap leaves the marker and some outputs missing (`dvc
+status` lists them as deleted): the next run of any stage finishes that swap as it starts (all new) and says so.
+Swaps and their completion lock the folder .staging: a stage starting beside another one's swap waits for it.
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import hashlib
 import json
+import os
 import shutil
-import signal
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-from pipeline.common.errors import UserError
+from pipeline.common import inputs
+from pipeline.common.errors import UserError, naming, signals_held
 
 STAGING = Path(".staging")
+MARKER = "swapping"
+UNCHANGED = "earlier outputs are unchanged"
 _active: list[tuple[list[Path], Path]] = []  # (declared outputs, their staging "new" folder) of the open block
+_outcome = UNCHANGED  # what became of this process's outputs, for its last message (`outcome`)
 
 
 def staged(path: str | Path) -> Path:
@@ -39,14 +49,54 @@ def staged(path: str | Path) -> Path:
     return path
 
 
-def _swap(declared: list[Path], root: Path) -> None:
-    """Move the old outputs to root/old, then root/new's into place.
+def outcome() -> str:
+    """What became of this stage run's outputs so far: unchanged, the new set in place, or a swap cut short."""
+    return _outcome
 
-    The marker root/swapping is written first: from then on a killed run is finished by `_recover`. A rename that
-    fails while the old outputs are moved aside (a read-only or immutable folder) moves them back and is a UserError.
+
+def start() -> None:
+    """A stage run begins: its outputs are unchanged so far; a swap an earlier run left unfinished is finished first."""
+    global _outcome
+    _outcome = UNCHANGED
+    _finish_left_swaps()
+
+
+def _finish_left_swaps() -> None:
+    """Finish every swap an earlier run left unfinished, killed or cut short by an error (its marker is there): all
+    new, and say so."""
+    if not STAGING.is_dir():
+        return
+    with _locked():
+        for marker in sorted(STAGING.glob(f"*/{MARKER}")):
+            declared = [Path(out) for out in json.loads(marker.read_text())]
+            _move_in(declared, marker.parent)
+            shutil.rmtree(marker.parent, ignore_errors=True)
+            print(f"note: finished an earlier run's unfinished output swap: {', '.join(map(str, declared))} "
+                  "replaced", file=sys.stderr)
+
+
+@contextlib.contextmanager
+def _locked() -> Iterator[None]:
+    """The lock of swaps in this project, on the folder .staging (released by the system when its holder dies)."""
+    folder = os.open(STAGING, os.O_RDONLY)
+    try:
+        fcntl.flock(folder, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(folder)
+
+
+def _swap(declared: list[Path], root: Path) -> None:
+    """Move the old outputs to root/old, then root/new's into place; the marker root/swapping lasts as long.
+
+    A rename that fails while the old outputs are moved aside (a read-only or immutable folder) moves them back and
+    is a UserError. Until the marker is gone the swap is unfinished: `start` of the next run finishes it.
     """
-    marker = root / "swapping"
-    marker.write_text(json.dumps([str(out) for out in declared]))
+    global _outcome
+    marker = root / MARKER
+    with naming(marker):
+        marker.write_text(json.dumps([str(out) for out in declared]))
+    _outcome = "the output swap was cut short; the next stage run finishes it"
     moved: list[Path] = []
     try:
         for out in declared:
@@ -57,9 +107,11 @@ def _swap(declared: list[Path], root: Path) -> None:
         for out in reversed(moved):
             (root / "old" / out).rename(out)
         marker.unlink()
-        raise UserError(f"{err.filename}: cannot be replaced ({err.strerror}); earlier outputs are unchanged") \
-            from None
+        _outcome = UNCHANGED
+        raise UserError(f"{err.filename}: cannot be replaced ({err.strerror}); {UNCHANGED}") from None
     _move_in(declared, root)
+    marker.unlink()
+    _outcome = "the new outputs are in place"
 
 
 def _move_aside(out: Path, root: Path) -> None:
@@ -78,30 +130,23 @@ def _move_in(declared: list[Path], root: Path) -> None:
             new.rename(out)
 
 
-def _recover(declared: list[Path], root: Path) -> None:
-    """Finish a swap a killed run had started (all new); otherwise drop its staging copy (all old)."""
-    if (root / "swapping").exists():
-        _move_in(declared, root)
-    shutil.rmtree(root, ignore_errors=True)
-
-
 @contextlib.contextmanager
 def outputs(*declared: str | Path) -> Iterator[None]:
     """Write the block's outputs (the files or folders `declared`) as one set; see the module doc."""
     outs = [Path(p) for p in declared]
     root = STAGING / hashlib.sha1("\n".join(sorted(map(str, outs))).encode()).hexdigest()[:12]
-    _recover(outs, root)
+    _finish_left_swaps()
+    shutil.rmtree(root, ignore_errors=True)  # what a run of this stage killed before its swap left
     _active.append((outs, root / "new"))
     try:
         yield
         missing = [str(out) for out in outs if not (root / "new" / out).exists()]
         if missing:
             raise RuntimeError(f"the stage did not write its declared outputs {', '.join(missing)}")
-        held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
-        try:
+        inputs.check()
+        with signals_held(), _locked():
             _swap(outs, root)
-        finally:
-            signal.pthread_sigmask(signal.SIG_SETMASK, held)
     finally:
         _active.pop()
-        shutil.rmtree(root, ignore_errors=True)
+        if not (root / MARKER).exists():  # an unfinished swap stays for the next run to finish
+            shutil.rmtree(root, ignore_errors=True)

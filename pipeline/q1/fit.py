@@ -19,7 +19,8 @@ from scipy.optimize import minimize
 from models.autoencoder import SparseAutoencoder, ae_cost_terms, pack_params, unpack_params
 from models.optim import MomentumSGD
 from models.trainer import TrainingDiverged, train
-from pipeline.common.errors import UserError
+from pipeline.common.errors import UserError, diverged
+from pipeline.common.memory import check_batch
 from pipeline.q1.params import Q1
 
 INIT_PURPOSE, SHUFFLE_PURPOSE = 1, 2  # default_rng([seed, purpose]), see pipeline.q1.data
@@ -123,10 +124,9 @@ def _fit_sgd(model: SparseAutoencoder, params, x: np.ndarray, settings: SolverSe
                        epochs=settings.epochs, batch_size=settings.batch_size,
                        rng=np.random.default_rng([settings.seed, SHUFFLE_PURPOSE]), callback=callback)
     except TrainingDiverged as err:
-        raise UserError(
-            f"{label}: training diverged at epoch {err.epoch} (loss {err.loss}); "
-            f"lower params.yaml q1.sgd.lr (now {settings.lr})"
-        ) from None
+        raise diverged(label, err.epoch, err.loss, {"q1.sgd.lr": settings.lr, "q1.sgd.momentum": settings.momentum},
+                       f", or this fit's weight decay lambda (now {model.lam:g}) or beta (now {model.beta:g})"
+                       ) from None
     rows = [{"step": e["epoch"], **{k: e[f"train_{k}"] for k in CURVE_COLUMNS[1:]}} for e in result.history]
     fitted = {k: v.astype(np.float64) for k, v in result.params.items()}
     return Fit(fitted, pd.DataFrame(rows, columns=CURVE_COLUMNS), result.seconds, result.stopped_epoch)
@@ -141,6 +141,8 @@ def fit(model: SparseAutoencoder, x: np.ndarray, settings: SolverSettings, label
     175-225 ms with 2 when another job held a core; and scipy's L-BFGS sums (BLAS ddot) round differently with
     another thread count.
     """
+    if settings.solver == "sgd":
+        check_batch("q1.sgd.batch_size", settings.batch_size, len(x), "patches")
     params = model.init_params(np.random.default_rng([settings.seed, INIT_PURPOSE]), x.dtype.type)
     solve = _fit_lbfgs if settings.solver == "lbfgs" else _fit_sgd
     return solve(model, params, x, settings, label)

@@ -60,7 +60,8 @@ def main() -> None:
                jobs(len(configs)) * fit.memory_needed(split.train.shape[1], largest, len(split.train)))
     order = sorted(range(len(configs)), key=lambda i: -configs[i][0])  # the longest fits first: no idle core at the end
     started = time.perf_counter()
-    fitted = dict(zip(order, map_parallel(lambda i: fit_config(p, split, configs[i]), order), strict=True))
+    fitted = dict(zip(order, map_parallel(lambda i: fit_config(p, split, configs[i]), order,
+                                          lambda i: config_name(*configs[i])), strict=True))
     seconds = time.perf_counter() - started
     runs = {config_name(*configs[i]): fitted[i] for i in range(len(configs))}  # in grid order
 

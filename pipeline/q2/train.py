@@ -27,8 +27,8 @@ from models.schedules import lr_schedule
 from models.trainer import TrainingDiverged, TrainResult, evaluate, train
 from pipeline.common import figures, io, paths
 from pipeline.common.config import Params, load, stage_help
-from pipeline.common.errors import UserError, make_app, run
-from pipeline.common.memory import check_fits
+from pipeline.common.errors import diverged, make_app, run
+from pipeline.common.memory import check_batch, check_fits
 from pipeline.common.parallel import jobs, map_parallel
 from pipeline.common.progress import epoch_printer
 from pipeline.common.provenance import log_training
@@ -70,6 +70,7 @@ def main(name: str = typer.Argument(..., help="the network: a key of params.yaml
     check_fits(f"q2.sizes.{name}", {"dim": size.dim, "hidden": size.hidden},
                jobs(len(q2.seeds)) * memory_needed(size.dim, size.hidden))
     trigrams = load_trigrams(p.data.data2)
+    check_batch("q2.batch_size", q2.batch_size, len(trigrams.train_x), "trigrams")
     started = time.perf_counter()
     runs = map_parallel(functools.partial(train_seed, name, p, trigrams), q2.seeds)
     seconds = time.perf_counter() - started
@@ -126,10 +127,10 @@ def train_seed(name: str, p: Params, trigrams: Trigrams, seed: int) -> SeedRun:
             eval_batch_size=EVAL_BATCH, callback=epoch_printer(f"q2_train {name} seed {seed}", size.epochs),
         )
     except TrainingDiverged as err:
-        raise UserError(
-            f"q2_train {name} seed {seed}: training diverged at epoch {err.epoch} (loss {err.loss}); "
-            f"lower params.yaml q2.sizes.{name}.lr (now {size.lr}) or q2.init_std (now {q2.init_std})"
-        ) from None
+        key = f"q2.sizes.{name}"
+        raise diverged(f"q2_train {name} seed {seed}", err.epoch, err.loss,
+                       {f"{key}.lr": size.lr, f"{key}.weight_decay": size.weight_decay, "q2.momentum": q2.momentum,
+                        "q2.init_std": q2.init_std}) from None
     return SeedRun(seed, result, evaluate(model, result.params, val_set, EVAL_BATCH),
                    evaluate(model, result.params, (trigrams.test_x, trigrams.test_d), EVAL_BATCH))
 

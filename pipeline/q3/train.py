@@ -36,8 +36,8 @@ from models.sequence_classifier import RecurrentClassifier
 from models.trainer import TrainingDiverged, TrainResult, train
 from pipeline.common import figures, io, paths
 from pipeline.common.config import Params, load, stage_help
-from pipeline.common.errors import UserError, make_app, run
-from pipeline.common.memory import check_fits
+from pipeline.common.errors import UserError, diverged, make_app, run
+from pipeline.common.memory import check_batch, check_fits
 from pipeline.common.parallel import jobs, map_parallel
 from pipeline.common.progress import epoch_printer
 from pipeline.common.provenance import log_training
@@ -122,6 +122,7 @@ def train_seed(model_name: str, p: Params, acts: Activities, seed: int) -> SeedR
     key = f"q3.models.{model_name}"
     split_rng, init_rng, shuffle_rng, augment_rng = purpose_rngs(seed)
     split = validation_split(acts, q3.val_fraction, split_rng)
+    check_batch("q3.batch_size", q3.batch_size, len(split.train), "windows")
     scaler = Standardiser.fit(acts.train_x[split.train], q3.standardise)
     train_set = (scaler(acts.train_x[split.train]), acts.train_y[split.train])
     val_set = (scaler(acts.train_x[split.val]), acts.train_y[split.val])
@@ -137,10 +138,9 @@ def train_seed(model_name: str, p: Params, acts: Activities, seed: int) -> SeedR
             callback=epoch_printer(f"q3_train {model_name} seed {seed}", m.epochs),
         )
     except TrainingDiverged as err:
-        raise UserError(
-            f"q3_train {model_name} seed {seed}: training diverged at epoch {err.epoch} (loss {err.loss}); lower "
-            f"params.yaml {key}.lr (now {m.lr}) or set {key}.clip (now {m.clip})"
-        ) from None
+        raise diverged(f"q3_train {model_name} seed {seed}", err.epoch, err.loss,
+                       {f"{key}.lr": m.lr, "q3.momentum": q3.momentum, f"{key}.recurrent_gain": m.recurrent_gain},
+                       f"; a smaller {key}.clip (now {m.clip}, 0 = off) helps") from None
     n_classes = len(acts.classes)
     return SeedRun(seed, scaler, result, scores(model, result.params, *train_set, n_classes),
                    scores(model, result.params, scaler(acts.test_x), acts.test_y, n_classes), split)
@@ -179,7 +179,8 @@ def train_and_score(model_name: str, p: Params) -> None:
     q3, m = p.q3, p.q3.models[model_name]
     acts = load_activities(p.data.data3)
     check_fits(f"q3.models.{model_name}", {"layers": m.layers, "hidden": m.hidden, "head": m.head},
-               jobs(len(q3.seeds)) * memory_needed(acts.train_x.shape[1], acts.train_x.shape[2], m, q3.batch_size))
+               jobs(len(q3.seeds)) * memory_needed(acts.train_x.shape[1], acts.train_x.shape[2], m,
+                                                   min(q3.batch_size, len(acts.train_x))))
     counts = np.bincount(acts.train_y, minlength=len(acts.classes))
     small = [f"'{acts.classes[c]}' ({counts[c]})" for c in np.flatnonzero(counts == 1)]
     if small:

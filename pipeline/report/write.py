@@ -17,7 +17,8 @@ from pipeline.common import io, paths
 from pipeline.common.config import Data, load, read_tree, stage_help
 from pipeline.common.document import Block, Bullets, Figure, Heading, Paragraph, Table, to_html, to_markdown
 from pipeline.common.errors import make_app, run
-from pipeline.common.provenance import flatten, read_logs, sha256, versions
+from pipeline.common.inputs import sha256
+from pipeline.common.provenance import flatten, read_logs, versions
 from pipeline.common.staging import outputs
 from pipeline.q1.params import Q1
 from pipeline.q2.params import Q2

@@ -7,18 +7,18 @@ user would, and checks with `git status` that no output was deleted, changed or 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import h5py
 import pytest
 import yaml
 
-from tests.conftest import set_key
+from tests.conftest import HANG, INJECT, Watched, children, set_key
 from tests.e2e.test_pipeline_e2e import TINY, copy_repository
 
 pytestmark = pytest.mark.slow
@@ -29,9 +29,9 @@ def _env() -> dict[str, str]:
     return dict(os.environ, DVC_NO_ANALYTICS="1", MPLBACKEND="Agg", PATH=path)
 
 
-def dvc(repo: Path, *args: str, timeout: float = 600) -> subprocess.CompletedProcess:
+def dvc(repo: Path, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "dvc", *args], cwd=repo, env=_env(), capture_output=True,
-                          text=True, timeout=timeout)
+                          text=True, timeout=HANG)
 
 
 def git(repo: Path, *args: str) -> str:
@@ -129,27 +129,156 @@ def test_an_immutable_output_folder_loses_nothing(clean):
     assert changed_files(clean) == []
 
 
-@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGKILL], ids=["ctrl-c", "kill-9"])
-def test_interrupting_dvc_repro_loses_nothing(clean, signum):
-    set_params(clean, {"q2.sizes.d32_p256.epochs": 100000, "q2.patience": 100000})
-    job = subprocess.Popen([sys.executable, "-m", "dvc", "repro", "q2_train@d32_p256"], cwd=clean, env=_env(),
-                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
-    try:
-        deadline = time.monotonic() + 300
-        while "epoch 2/" not in (line := job.stdout.readline()):  # training is under way
-            assert line and time.monotonic() < deadline, "the stage never started training"
-        os.killpg(job.pid, signum)  # Ctrl-C in a terminal signals the whole foreground process group
-        job.wait(timeout=120)
-    finally:
-        if job.poll() is None:
-            os.killpg(job.pid, signal.SIGKILL)
-            job.wait()
-    rest = job.stdout.read()
-    assert job.returncode != 0
-    if signum == signal.SIGINT:
-        assert "interrupted: earlier outputs are unchanged; run `dvc repro` to finish" in rest, rest
-    time.sleep(1)
-    assert changed_files(clean) == [], "an output was changed, deleted or half-written"
-    git(clean, "checkout", "-q", "--", "params.yaml")
-    again = dvc(clean, "status")  # DVC itself is usable again (no stale lock)
+ENDLESS = {"q2.sizes.d32_p256.epochs": 100000, "q2.patience": 100000}  # trains until it is stopped
+INTERRUPTED = "interrupted: earlier outputs are unchanged; run `dvc repro` to finish"
+KILLED = "its worker process was killed by SIGKILL (kill -9, or the machine ran out of memory)"
+
+
+def _training(repo: Path) -> Watched:
+    """`dvc repro q2_train@d32_p256` of ENDLESS started, once each seed's worker is training."""
+    set_params(repo, ENDLESS)
+    job = Watched([sys.executable, "-m", "dvc", "repro", "q2_train@d32_p256"], repo, _env())
+    job.wait_for(*(f"seed {seed} epoch 2/" for seed in TINY["q2.seeds"]))
+    return job
+
+
+def _stage_pid(dvc_pid: int, module: str) -> int:
+    """The stage process DVC started (through its shell or not): the first descendant running `python -m module`
+    (its workers, forked, run the same command one level further down)."""
+    level = [dvc_pid]
+    while level:
+        for pid in level:
+            args = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace").split("\0")
+            if "-m" in args[:-1] and args[args.index("-m") + 1] == module:
+                return pid
+        level = [child for pid in level for child in children(pid)]
+    raise AssertionError(f"no process runs {module}")
+
+
+def _usable_and_up_to_date(repo: Path) -> None:
+    git(repo, "checkout", "-q", "--", "params.yaml")
+    again = dvc(repo, "status")  # DVC itself is usable again (no stale lock)
     assert again.returncode == 0 and "up to date" in again.stdout, again.stdout + again.stderr
+
+
+@pytest.mark.faults
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM, signal.SIGKILL], ids=["ctrl-c", "sigterm",
+                                                                                         "kill-9"])
+def test_interrupting_dvc_repro_loses_nothing(clean, signum):
+    """Ctrl-C in a terminal signals the whole foreground process group: DVC, the stage and its workers."""
+    with _training(clean) as job:
+        os.killpg(job.process.pid, signum)
+        rest = job.rest()  # once DVC, the stage and every worker have exited
+    assert job.process.returncode != 0 and "Traceback" not in rest, rest
+    if signum != signal.SIGKILL:
+        assert rest.count("interrupted:") == 1 and INTERRUPTED in rest, rest
+    assert changed_files(clean) == [], "an output was changed, deleted or half-written"
+    _usable_and_up_to_date(clean)
+
+
+@pytest.mark.faults
+def test_a_worker_killed_with_kill_9_under_dvc_repro_is_one_line(clean):
+    with _training(clean) as job:
+        stage = _stage_pid(job.process.pid, "pipeline.q2.train")
+        os.kill(children(stage)[0], signal.SIGKILL)
+        rest = job.rest()
+    assert job.process.returncode != 0 and "Traceback" not in rest, rest
+    lines = [line for line in rest.splitlines() if line.startswith("error: ")]
+    assert len(lines) == 1 and re.fullmatch(rf"error: q2_train@d32_p256 seed [01]: {re.escape(KILLED)}; earlier "
+                                            r"outputs are unchanged", lines[0]), rest
+    assert changed_files(clean) == []
+    _usable_and_up_to_date(clean)
+
+
+@pytest.mark.faults
+def test_the_workers_of_a_stage_killed_under_dvc_repro_exit_quietly(clean):
+    with _training(clean) as job:
+        os.kill(_stage_pid(job.process.pid, "pipeline.q2.train"), signal.SIGKILL)
+        rest = job.rest()  # once the workers, which hold the output too, have exited
+    assert job.process.returncode != 0 and "Traceback" not in rest and "BrokenPipe" not in rest, rest
+    assert changed_files(clean) == []
+    _usable_and_up_to_date(clean)
+
+
+def _fault_env(fault: str) -> dict[str, str]:
+    return dict(_env(), PYTHONPATH=str(INJECT), EEE443_FAULT=fault)
+
+
+@pytest.mark.faults
+def test_a_stage_killed_during_its_swap_shows_in_dvc_status_and_the_next_repro_finishes_it(clean):
+    killed = subprocess.run([sys.executable, "-m", "dvc", "repro", "--force", "q1_preprocess"], cwd=clean,
+                            env=_fault_env("kill-in-swap"), capture_output=True, text=True, timeout=HANG)
+    assert killed.returncode != 0
+    status = dvc(clean, "status", "q1_preprocess")
+    assert "q1_preprocess:" in status.stdout and "deleted:" in status.stdout, status.stdout
+    again = dvc(clean, "repro", "q1_preprocess")
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert ("note: finished an earlier run's unfinished output swap: plots/q1/preprocess, results/q1/preprocess "
+            "replaced") in again.stdout + again.stderr
+    assert changed_files(clean) == []
+    _usable_and_up_to_date(clean)
+
+
+@pytest.mark.faults
+def test_sigterm_during_the_swap_under_dvc_repro_says_the_new_outputs_are_in_place(clean):
+    done = subprocess.run([sys.executable, "-m", "dvc", "repro", "--force", "q1_preprocess"], cwd=clean,
+                          env=_fault_env("signal-in-swap"), capture_output=True, text=True, timeout=HANG)
+    assert done.returncode != 0
+    assert "interrupted: the new outputs are in place; run `dvc repro` to finish" in done.stderr, done.stderr
+    assert changed_files(clean) == []  # the same parameters: the new outputs are the old ones, byte for byte
+    assert not any((clean / ".staging").iterdir())
+    _usable_and_up_to_date(clean)
+
+
+@pytest.mark.faults
+def test_data_replaced_while_dvc_repro_ran_is_not_recorded(clean):
+    done = subprocess.run([sys.executable, "-m", "dvc", "repro", "--force", "q3_train@gru"], cwd=clean,
+                          env=_fault_env("change:data/raw/data3.h5"), capture_output=True, text=True, timeout=HANG)
+    try:
+        assert done.returncode != 0
+        assert _error_lines(done) == ["error: data/raw/data3.h5 changed while q3_train@gru ran; run again"]
+        assert changed_files(clean) == [" M data/raw/data3.h5"]  # no output, and dvc.lock as it was
+        status = dvc(clean, "status", "q3_train@gru")
+        assert "modified:" in status.stdout and "data/raw/data3.h5" in status.stdout, status.stdout
+    finally:
+        git(clean, "checkout", "-q", "--", "data/raw/data3.h5")
+
+
+@pytest.mark.faults
+def test_a_full_disk_under_dvc_repro_names_the_file(clean):
+    staging_folder = clean / ".staging"
+    staging_folder.mkdir(exist_ok=True)
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4k", "tmpfs", str(staging_folder)],
+                      capture_output=True).returncode != 0:
+        pytest.skip("cannot mount a small file system here (needs root)")
+    try:
+        done = dvc(clean, "repro", "--force", "q1_preprocess")
+    finally:
+        subprocess.run(["umount", str(staging_folder)], check=True)
+    assert done.returncode != 0
+    lines = _error_lines(done)
+    assert len(lines) == 1 and lines[0].endswith(": No space left on device; earlier outputs are unchanged"), lines
+    assert lines[0].startswith(("error: plots/q1/preprocess/", "error: results/q1/preprocess/")), lines
+    assert changed_files(clean) == []
+
+
+def test_a_batch_larger_than_the_training_set_under_dvc_repro_names_the_key(clean):
+    set_params(clean, {"q3.batch_size": 10000000})
+    done = dvc(clean, "repro", "q3_train@rnn")
+    assert done.returncode != 0
+    lines = _error_lines(done)
+    assert len(lines) == 1 and re.fullmatch(r"error: params.yaml q3.batch_size = 10000000: larger than the training "
+                                            r"set \(\d+ windows\); lower it", lines[0]), lines
+    assert changed_files(clean) == []
+
+
+def test_a_divergence_from_weight_decay_under_dvc_repro_names_weight_decay(clean):
+    set_params(clean, {"q2.sizes.d8_p64.weight_decay": 1000})
+    done = dvc(clean, "repro", "q2_train@d8_p64")
+    assert done.returncode != 0
+    lines = _error_lines(done)
+    assert len(lines) == 1 and re.fullmatch(r"error: q2_train d8_p64 seed [01]: training diverged at epoch \d+ "
+                                            r"\(loss \S+\); lower params.yaml q2.sizes.d8_p64.lr \(now \S+\), "
+                                            r"q2.sizes.d8_p64.weight_decay \(now 1000\), q2.momentum \(now \S+\) "
+                                            r"or q2.init_std \(now \S+\)", lines[0]), lines
+    assert changed_files(clean) == []

@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +12,7 @@ import pytest
 
 from pipeline.common import paths
 from pipeline.common.seeds import seed_folder
-from tests.conftest import ROOT, Project, run_stage, write_h5
+from tests.conftest import Project, Watched, run_stage, stage_env, write_h5
 
 NET = "net"
 SEEDS = Project.TINY["q2.seeds"]
@@ -59,6 +56,7 @@ def _snapshot(folder: Path) -> dict[str, bytes]:
     return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
+@pytest.mark.faults
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
 def test_interrupted_training_leaves_earlier_outputs_intact_and_rerun_succeeds(tmp_path, signum):
     project = _project(tmp_path / "proj", rows=60_000, epochs=1)
@@ -67,19 +65,11 @@ def test_interrupted_training_leaves_earlier_outputs_intact_and_rerun_succeeds(t
     before = _snapshot(project.root)
     assert str(RESULT) in before and str(LOG) in before and all(str(_model(seed)) in before for seed in SEEDS)
 
-    env = dict(os.environ, MPLBACKEND="Agg", PYTHONPATH=str(ROOT))
-    job = subprocess.Popen([sys.executable, "-m", "pipeline.q2.train", NET], cwd=project.root, env=env,
-                           stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
-    try:
-        line = job.stderr.readline()  # the first per-epoch progress line: training is under way
-        assert "epoch" in line, line
-        time.sleep(0.3)
-        assert job.poll() is None, "training ended before it could be interrupted"
-        job.send_signal(signum)
-        rest = job.communicate(timeout=60)[1]
-    finally:
-        job.kill()
-    assert job.returncode == 130  # pipeline.common.errors.run: SIGTERM and Ctrl-C alike
+    with Watched([sys.executable, "-m", "pipeline.q2.train", NET], project.root, stage_env()) as job:
+        job.wait_for("epoch 1/")  # the first per-epoch progress line: training is under way, 499 epochs to go
+        job.process.send_signal(signum)
+        rest = job.rest()  # once the stage and every worker have exited
+    assert job.process.returncode == 130, rest  # pipeline.common.errors.run: SIGTERM and Ctrl-C alike
     assert "interrupted: earlier outputs are unchanged; run `dvc repro` to finish" in rest.splitlines()
     assert _snapshot(project.root) == before, "an earlier output was changed or a temporary file left behind"
 

@@ -1,4 +1,5 @@
-"""pipeline.common.memory.check_fits: a size that would need more than half the machine's memory is one line."""
+"""pipeline.common.memory: a size that would need more than half the machine's memory, or a batch larger than the
+training set, is one line."""
 
 from __future__ import annotations
 
@@ -38,3 +39,15 @@ def test_a_size_that_does_not_fit_is_one_line_naming_key_value_and_size(machine_
     with pytest.raises(UserError) as err:
         memory.check_fits(key, value, needed)
     assert str(err.value) == line
+
+
+@pytest.mark.parametrize("batch", [1, 54])
+def test_a_batch_up_to_the_training_set_passes(batch):
+    memory.check_batch("q3.batch_size", batch, 54, "windows")
+
+
+def test_a_batch_larger_than_the_training_set_is_one_line_naming_key_and_set():
+    with pytest.raises(UserError) as err:
+        memory.check_batch("q3.batch_size", 10000000, 54, "windows")
+    assert str(err.value) == ("params.yaml q3.batch_size = 10000000: larger than the training set (54 windows); "
+                              "lower it")

@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import os
+import select
+import signal
+import threading
+from multiprocessing.connection import Connection
 
 import numpy as np
 import pytest
 from threadpoolctl import threadpool_info
 
-from pipeline.common import parallel
+from pipeline.common import errors, parallel
 from pipeline.common.errors import UserError
+
+HANG = 120  # seconds: a ceiling that only a hang reaches (each wait here is for an event of a second or less)
 
 
 @pytest.fixture
@@ -97,3 +104,74 @@ def test_an_exception_in_a_training_reaches_the_caller(four_cores, jobs):
     with pytest.raises(UserError, match=r"^q3_train gru seed 2: training diverged at epoch 1 \(loss nan\)$"):
         parallel.map_parallel(train_one, [0, 1, 2])
     assert parallel.map_parallel(train_one, [0, 1]) == [0, 1]  # the pool is usable again afterwards
+
+
+@pytest.fixture
+def stage_name(monkeypatch):
+    """The stage name messages give, whatever stage an earlier test ran in this process."""
+    monkeypatch.setattr(errors, "_stage", "q9_test@net")
+
+
+@pytest.mark.parametrize(("signum", "how"), [
+    (signal.SIGKILL, "was killed by SIGKILL (kill -9, or the machine ran out of memory)"),
+    (signal.SIGTERM, "was killed by SIGTERM"),
+    (None, "exited with code 3"),
+])
+def test_a_worker_that_dies_stops_the_map_with_one_line_naming_its_item(four_cores, stage_name, signum, how):
+    four_cores.setenv("EEE443_JOBS", "2")
+
+    def train_one(seed: int) -> int:
+        if seed == 1:  # dies as kill -9 or the out-of-memory killer would end it
+            os.kill(os.getpid(), signum) if signum else os._exit(3)
+        return seed
+
+    with pytest.raises(UserError) as err:
+        parallel.map_parallel(train_one, [0, 1, 2])
+    assert str(err.value) == f"q9_test@net seed 1: its worker process {how}; earlier outputs are unchanged"
+
+
+def test_the_caller_names_its_items(four_cores, stage_name):
+    configs = ["h4_l0", "h8_l0.01"]
+
+    def train_one(index: int) -> int:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    with pytest.raises(UserError, match=r"^q9_test@net h(4_l0|8_l0\.01): its worker process was killed by SIGKILL"):
+        parallel.map_parallel(train_one, [0, 1], lambda i: configs[i])
+
+
+def test_a_bug_in_a_worker_reaches_the_caller_with_the_worker_traceback(four_cores):
+    def train_one(seed: int) -> float:
+        return {}[seed]
+
+    with pytest.raises(KeyError) as err:
+        parallel.map_parallel(train_one, [0, 1])
+    assert "in a worker process:" in err.value.__notes__[0] and "return {}[seed]" in err.value.__notes__[0]
+
+
+def _stage_of_sleeping_workers(seeds: list[int], started: Connection) -> None:
+    """A stage (a forked process of the test) whose trainings tell `started` their pid, then never end."""
+    def train_one(seed: int) -> None:
+        started.send(os.getpid())
+        threading.Event().wait()
+
+    parallel.map_parallel(train_one, seeds)
+
+
+def test_workers_exit_on_their_own_when_their_stage_is_killed(four_cores):
+    """kill -9 of the stage: its workers notice and exit, quietly. The test holds the read end of a pipe whose write
+    end the stage and its workers inherit: it reads end-of-file once every one of them has exited."""
+    four_cores.setenv("EEE443_JOBS", "2")
+    fork = multiprocessing.get_context("fork")
+    started, told = fork.Pipe(duplex=False)
+    held_open_r, held_open_w = os.pipe()
+    stage_process = fork.Process(target=_stage_of_sleeping_workers, args=([0, 1], told))
+    stage_process.start()
+    os.close(held_open_w)
+    workers = {started.recv(), started.recv()}  # both trainings are under way
+    assert len(workers) == 2 and stage_process.pid not in workers
+    os.kill(stage_process.pid, signal.SIGKILL)
+    stage_process.join()
+    ready, _, _ = select.select([held_open_r], [], [], HANG)
+    assert ready and os.read(held_open_r, 1) == b"", "a worker outlived its stage"
+    os.close(held_open_r)

@@ -9,15 +9,17 @@ from __future__ import annotations
 import errno
 import json
 import signal
+import threading
 from pathlib import Path
 
 import pytest
 
-from pipeline.common import io
+from pipeline.common import errors, io, staging
 from pipeline.common.errors import UserError
 from pipeline.common.staging import STAGING, outputs, staged
 
 OUTS = ("a.txt", "d")
+HANG = 120  # seconds: a ceiling only a hang reaches
 
 
 @pytest.fixture
@@ -133,4 +135,77 @@ def test_a_rename_that_fails_is_rolled_back_and_one_user_error(old, monkeypatch)
     with pytest.raises(UserError) as err, outputs(*OUTS):
         write_new()
     assert str(err.value) == "d: cannot be replaced (Operation not permitted); earlier outputs are unchanged"
+    assert tree() == old and nothing_staged()
+
+
+
+@pytest.fixture
+def interrupting():
+    """SIGINT and SIGTERM raise KeyboardInterrupt, as in a stage (pipeline.common.errors.run)."""
+    previous = {signum: signal.signal(signum, errors._interrupt) for signum in errors.HELD}
+    yield
+    for signum, handler in previous.items():
+        signal.signal(signum, handler)
+
+
+@pytest.mark.parametrize("signum", errors.HELD, ids=["SIGINT", "SIGTERM"])
+def test_a_signal_to_any_thread_during_the_swap_waits_until_the_new_set_is_in_place(old, interrupting, monkeypatch,
+                                                                                     signum):
+    """The system may deliver a process's signal to any of its threads (a BLAS thread, say): it still waits."""
+    now, done = threading.Event(), threading.Event()
+
+    def other_thread():  # raise_signal delivers the signal to this thread, and returns once its handler ran
+        if now.wait(HANG):
+            signal.raise_signal(signum)
+            done.set()
+
+    threading.Thread(target=other_thread, daemon=True).start()
+    move_aside = staging._move_aside
+
+    def signalled_midway(out, root):  # the first output is moved aside, then the signal comes
+        move_aside(out, root)
+        now.set()
+        assert done.wait(HANG)
+
+    monkeypatch.setattr(staging, "_move_aside", signalled_midway)
+    with pytest.raises(KeyboardInterrupt), outputs(*OUTS):
+        write_new()
+    assert tree() == {"a.txt": b"new a", "d/x.json": b'{\n  "new": 1\n}\n'} and nothing_staged()
+    assert staging.outcome() == "the new outputs are in place"
+
+
+def test_a_swap_a_killed_run_had_started_is_finished_when_the_next_stage_run_starts(old, capsys):
+    root = staging_root()
+    (root / "old").mkdir(parents=True)
+    Path("a.txt").rename(root / "old/a.txt")  # killed after moving a.txt aside: a.txt is missing
+    (root / "new/d").mkdir(parents=True)
+    (root / "new/a.txt").write_text("killed run's a")
+    (root / "new/d/k.txt").write_text("killed run's d")
+    (root / "swapping").write_text(json.dumps(list(OUTS)))
+    staging.start()
+    assert tree() == {"a.txt": b"killed run's a", "d/k.txt": b"killed run's d"} and nothing_staged()
+    assert capsys.readouterr().err == ("note: finished an earlier run's unfinished output swap: a.txt, d "
+                                       "replaced\n")
+    assert staging.outcome() == "earlier outputs are unchanged"
+
+
+def test_a_swap_cut_short_by_an_error_is_kept_for_the_next_run_and_says_so(old, monkeypatch):
+    def full(self, target):
+        raise OSError(errno.ENOSPC, "No space left on device", str(self))
+
+    with monkeypatch.context() as patch:
+        patch.setattr(staging, "_move_in", lambda declared, root: full(root, None))
+        with pytest.raises(OSError), outputs(*OUTS):
+            write_new()
+    assert staging.outcome() == "the output swap was cut short; the next stage run finishes it"
+    assert "a.txt" not in tree() and not nothing_staged()  # the old outputs aside, the new ones kept
+    staging.start()
+    assert tree() == {"a.txt": b"new a", "d/x.json": b'{\n  "new": 1\n}\n'} and nothing_staged()
+
+
+def test_a_write_that_fills_the_disk_names_the_file(old):
+    with pytest.raises(OSError) as err, outputs(*OUTS), io.atomic_path("d/x.json"):
+        with open("/dev/full", "w") as full:  # every write to /dev/full fails as on a full disk
+            full.write("x")
+    assert (err.value.errno, err.value.filename) == (errno.ENOSPC, "d/x.json")
     assert tree() == old and nothing_staged()
