@@ -91,6 +91,20 @@ def set_key(tree: dict, dotted: str, value) -> None:
     node[leaf] = value
 
 
+# q3.models entries in the default layout (names free; what an entry is comes from its cell, layers and recipe)
+Q3_RECIPE = {"layers": 1, "hidden": 128, "head": "64", "schedule": "cosine", "lr_min": 0.0, "clip": 1.0,
+             "recurrent_init": "orthogonal", "recurrent_gain": 1.0}
+Q3_PER_CELL = {"rnn": {"lr": 0.02, "epochs": 80, "patience": 20}, "lstm": {"lr": 0.05, "epochs": 30, "patience": 10},
+               "gru": {"lr": 0.1, "epochs": 30, "patience": 10}}
+AUGMENTED = {"rotation": 20, "scale": 0.2, "jitter": 0.05}
+PLAIN = {"rotation": 0, "scale": 0, "jitter": 0}
+
+
+def q3_entry(cell: str, augmentation: dict = AUGMENTED, **changes) -> dict:
+    """A q3.models entry: the shared recipe, the cell's lr/epochs/patience, the augmentation, then `changes`."""
+    return {"cell": cell, **Q3_RECIPE, **Q3_PER_CELL[cell], **augmentation, **changes}
+
+
 class Project:
     """A temporary project folder (the current directory while the test runs) with its own params.yaml.
 

@@ -262,23 +262,24 @@ def test_a_full_disk_under_dvc_repro_names_the_file(clean):
     assert changed_files(clean) == []
 
 
-def test_a_batch_larger_than_the_training_set_under_dvc_repro_names_the_key(clean):
-    set_params(clean, {"q3.batch_size": 10000000})
-    done = dvc(clean, "repro", "q3_train@rnn")
+def _fails_with_one_line(clean, params: dict, stage: str, pattern: str) -> None:
+    """`dvc repro <stage>` with `params` set fails with one error line matching `pattern` and changes no file."""
+    set_params(clean, params)
+    done = dvc(clean, "repro", stage)
     assert done.returncode != 0
     lines = _error_lines(done)
-    assert len(lines) == 1 and re.fullmatch(r"error: params.yaml q3.batch_size = 10000000: larger than the training "
-                                            r"set \(\d+ windows\); lower it", lines[0]), lines
+    assert len(lines) == 1 and re.fullmatch(pattern, lines[0]), lines
     assert changed_files(clean) == []
+
+
+def test_a_batch_larger_than_the_training_set_under_dvc_repro_names_the_key(clean):
+    _fails_with_one_line(clean, {"q3.batch_size": 10000000}, "q3_train@rnn",
+                         r"error: params.yaml q3.batch_size = 10000000: larger than the training set \(\d+ windows\); "
+                         r"lower it")
 
 
 def test_a_divergence_from_weight_decay_under_dvc_repro_names_weight_decay(clean):
-    set_params(clean, {"q2.sizes.d8_p64.weight_decay": 1000})
-    done = dvc(clean, "repro", "q2_train@d8_p64")
-    assert done.returncode != 0
-    lines = _error_lines(done)
-    assert len(lines) == 1 and re.fullmatch(r"error: q2_train d8_p64 seed [01]: training diverged at epoch \d+ "
-                                            r"\(loss \S+\); lower params.yaml q2.sizes.d8_p64.lr \(now \S+\), "
-                                            r"q2.sizes.d8_p64.weight_decay \(now 1000\), q2.momentum \(now \S+\) "
-                                            r"or q2.init_std \(now \S+\)", lines[0]), lines
-    assert changed_files(clean) == []
+    _fails_with_one_line(clean, {"q2.sizes.d8_p64.weight_decay": 1000}, "q2_train@d8_p64",
+                         r"error: q2_train d8_p64 seed [01]: training diverged at epoch \d+ \(loss \S+\); lower "
+                         r"params.yaml q2.sizes.d8_p64.lr \(now \S+\), q2.sizes.d8_p64.weight_decay \(now 1000\), "
+                         r"q2.momentum \(now \S+\) or q2.init_std \(now \S+\)")

@@ -29,7 +29,8 @@ from pipeline.report import write
 from pipeline.report.q2 import weight_decay
 from pipeline.report.q3 import cell_groups, confusions, q3_section
 from pipeline.report.sources import Sources, change, pct, points, trend
-from tests.conftest import ROOT
+from tests.conftest import PLAIN, Q3_PER_CELL, ROOT
+from tests.conftest import q3_entry as entry
 
 PARAMS = yaml.safe_load((ROOT / "params.yaml").read_text(encoding="utf-8"))
 HEADINGS = ("### Q1 (a)", "### Q1 (b)", "### Q1 (c)", "### Q1 (d)", "### Q2 (a)", "### Q2 (b)",
@@ -68,9 +69,9 @@ def real_report(tmp_path_factory):
     if missing:
         pytest.skip(f"pipeline outputs missing (run `dvc repro` first): {', '.join(missing[:5])}")
     out = tmp_path_factory.mktemp("report")
-    for entry in ROOT.iterdir():
-        if entry.name not in (str(paths.REPORT_MD), str(paths.REPORT_HTML), ".staging"):
-            (out / entry.name).symlink_to(entry)
+    for item in ROOT.iterdir():
+        if item.name not in (str(paths.REPORT_MD), str(paths.REPORT_HTML), ".staging"):
+            (out / item.name).symlink_to(item)
     read: list[Path] = []
     original = Sources.path
 
@@ -148,21 +149,8 @@ TEST_WINDOWS = 600
 HALF_WIDTH = 0.03  # of every synthetic difference unless a test gives its own
 DOF = 4  # of every synthetic difference's t-test
 
-# q3.models entries in the default layout (names free; what they are comes from cell, layers and the recipe)
-RECIPE = {"layers": 1, "hidden": 128, "head": "64", "schedule": "cosine", "lr_min": 0.0, "clip": 1.0,
-          "recurrent_init": "orthogonal", "recurrent_gain": 1.0}
-PER_CELL = {"rnn": {"lr": 0.02, "epochs": 80, "patience": 20}, "lstm": {"lr": 0.05, "epochs": 30, "patience": 10},
-            "gru": {"lr": 0.1, "epochs": 30, "patience": 10}}
-AUGMENTED = {"rotation": 20, "scale": 0.2, "jitter": 0.05}
-PLAIN = {"rotation": 0, "scale": 0, "jitter": 0}
-
-
-def entry(cell: str, augmentation: dict = AUGMENTED, **changes) -> dict:
-    return {"cell": cell, **RECIPE, **PER_CELL[cell], **augmentation, **changes}
-
-
-THREE = {cell: entry(cell) for cell in PER_CELL}  # one recipe (augmented), three cells
-SIX = {**THREE, **{f"{cell}_noaug": entry(cell, PLAIN) for cell in PER_CELL}}  # and the same without augmentation
+THREE = {cell: entry(cell) for cell in Q3_PER_CELL}  # one recipe (augmented), three cells
+SIX = {**THREE, **{f"{cell}_noaug": entry(cell, PLAIN) for cell in Q3_PER_CELL}}  # and the same without augmentation
 
 
 def with_models(models: dict[str, dict]) -> dict:

@@ -9,22 +9,14 @@ from __future__ import annotations
 import pytest
 
 from pipeline.q3.compare import ASPECTS, pairs
-
-BASE = {"layers": 1, "hidden": 128, "head": "64", "schedule": "cosine", "lr_min": 0.0, "clip": 1.0,
-        "recurrent_init": "orthogonal", "recurrent_gain": 1.0}
-PER_CELL = {"rnn": {"lr": 0.02, "epochs": 80, "patience": 20}, "lstm": {"lr": 0.05, "epochs": 30, "patience": 10},
-            "gru": {"lr": 0.1, "epochs": 30, "patience": 10}}
-AUGMENTED = {"rotation": 20, "scale": 0.2, "jitter": 0.05}
-PLAIN = {"rotation": 0, "scale": 0, "jitter": 0}
-
-
-def entry(cell: str, augmentation: dict = AUGMENTED, **changes) -> dict:
-    return {"cell": cell, **BASE, **PER_CELL[cell], **augmentation, **changes}
+from tests.conftest import PLAIN, Q3_PER_CELL
+from tests.conftest import q3_entry as entry
 
 
 def six() -> dict[str, dict]:
     """The default params.yaml's layout: rnn, lstm, gru augmented, then the three without augmentation."""
-    return {**{cell: entry(cell) for cell in PER_CELL}, **{f"{cell}_noaug": entry(cell, PLAIN) for cell in PER_CELL}}
+    return {**{cell: entry(cell) for cell in Q3_PER_CELL},
+            **{f"{cell}_noaug": entry(cell, PLAIN) for cell in Q3_PER_CELL}}
 
 
 def test_six_default_entries_give_cells_within_each_recipe_and_augmentation_within_each_cell():
