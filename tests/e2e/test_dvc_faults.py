@@ -19,7 +19,7 @@ import pytest
 import yaml
 
 from tests.conftest import HANG, INJECT, Watched, children, set_key
-from tests.e2e.test_pipeline_e2e import TINY, copy_repository
+from tests.e2e.test_pipeline_e2e import TINY, copy_repository, make_tiny
 
 pytestmark = pytest.mark.slow
 
@@ -58,7 +58,9 @@ def repo(tmp_path_factory) -> Path:
     for generated in ("dvc.lock", "metrics", "plots", "results", "artifacts", "REPORT.md"):
         path = repo / generated
         shutil.rmtree(path) if path.is_dir() else path.unlink(missing_ok=True)
-    set_params(repo, TINY)
+    params = yaml.safe_load((repo / "params.yaml").read_text())
+    make_tiny(params)
+    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     done = dvc(repo, "repro")
     assert done.returncode == 0, done.stdout + done.stderr
     git(repo, "add", "-A")
