@@ -59,3 +59,4 @@ Q3_METRICS = METRICS / "q3.json"
 
 # report
 REPORT_MD, REPORT_HTML = Path("REPORT.md"), Path("report.html")
+RUNS_HTML = LOGS / "runs.html"  # the last runs' times, threads and BLAS on this machine (not tracked, as logs/)

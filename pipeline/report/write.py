@@ -1,5 +1,9 @@
 """Stage report: REPORT.md and a self-contained report.html answering every part of the assignment.
 
+Both are outputs of the stage, tracked like every other: the same blocks, report.html with its figures embedded,
+and nothing in either that differs from run to run. What does (each stage's last run times, threads, BLAS) goes to
+logs/runs.html, a page of its own beside the untracked logs it is read from.
+
 Every number is read from the pipeline's outputs (metrics/, results/, plots/ and params.yaml), and every
 comparative sentence is computed from them, so the report follows any change made with
 `dvc exp run -S ...`. The sections live in q1.py, q2.py and q3.py beside this file.
@@ -31,15 +35,16 @@ from pipeline.report.sources import Sources
 PARAMS = ("data", "q1", "q2", "q3")
 SCHEMA = {"data": Data, "q1": Q1, "q2": Q2, "q3": Q3}
 TITLE = "EEE 443/543 mini project: sparse autoencoder, trigram language model, activity recognition"
+RUNS_TITLE = "Runs of this checkout (times, threads, BLAS)"
 
 HELP = stage_help(__doc__, SCHEMA, PARAMS)
 app = make_app(HELP)
 
 
 def runs_section(logs: dict[str, dict]) -> list[Block]:
-    """report.html only: what each stage's last run on this machine measured and ran on (logs/, not tracked).
+    """logs/runs.html: what each stage's last run on this machine measured and ran on (logs/, not tracked).
 
-    Wall-clock times differ from run to run, so they stay out of REPORT.md and every git-tracked file.
+    Wall-clock times differ from run to run, so they stay out of REPORT.md, report.html and every tracked file.
     """
     rows = []
     for stage, log in logs.items():
@@ -56,7 +61,7 @@ def runs_section(logs: dict[str, dict]) -> list[Block]:
                      "numpy": env.get("versions", {}).get("numpy", "")})
     intro = ("Read from logs/<stage>.json, which each stage writes after its outputs (not tracked by git or DVC: "
              "the times differ from run to run); the thread counts are the ones the stage set in code.")
-    return [Heading(3, "Runs of this checkout (times, threads, BLAS)"),
+    return [Heading(1, RUNS_TITLE),
             Paragraph(intro if rows else "No stage has logged a run in this checkout (logs/ is empty)."),
             *([Table(pd.DataFrame(rows))] if rows else [])]
 
@@ -82,6 +87,8 @@ def provenance_section(src: Sources, params: dict) -> list[Block]:
         Heading(3, "Seeds"),
         Bullets(tuple(f"`{key}` = {value}" for key, value in seeds.items())),
         Heading(3, "Software"),
+        Paragraph(f"Each stage's last run time, thread counts and BLAS on this machine: `{paths.RUNS_HTML}` (not "
+                  "tracked: they differ from run to run)."),
         Table(pd.DataFrame(list(versions().items()), columns=["package", "version"])),
         Heading(3, "Parameters (params.yaml, flattened)"),
         Table(pd.DataFrame(list(flat.items()), columns=["parameter", "value"])),
@@ -117,16 +124,18 @@ def relative_figures(blocks: list[Block], root: Path, folder: Path) -> list[Bloc
 
 @app.command(help=HELP)
 def main() -> None:
-    """Write REPORT.md and report.html from the pipeline's outputs."""
+    """Write REPORT.md and report.html from the pipeline's outputs, and logs/runs.html from the logs."""
     tree = read_tree()
     load(SCHEMA, PARAMS, tree=tree)
     root = Path(".")
     blocks = build(Sources(root), tree)
     markdown, html = paths.REPORT_MD, paths.REPORT_HTML
-    with outputs(markdown):
+    with outputs(markdown, html):
         io.write_text(markdown, to_markdown(relative_figures(blocks, root, markdown.parent)))
-    io.write_text(html, to_html([*blocks, *runs_section(read_logs())], TITLE, root=root))
-    print(f"report: wrote {markdown} and {html} ({sum(isinstance(b, Figure) for b in blocks)} figures)")
+        io.write_text(html, to_html(blocks, TITLE, root=root))
+    io.write_text(paths.RUNS_HTML, to_html(runs_section(read_logs()), RUNS_TITLE, root=root))
+    print(f"report: wrote {markdown} and {html} ({sum(isinstance(b, Figure) for b in blocks)} figures); "
+          f"run times in {paths.RUNS_HTML}")
 
 
 if __name__ == "__main__":

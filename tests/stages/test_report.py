@@ -1,7 +1,7 @@
 """The report stage: sections, figures, self-contained HTML, numbers that match the metrics, computed comparisons.
 
-REPORT.md (git-tracked) holds no wall-clock time; report.html is the same blocks plus the "Runs of this checkout"
-table read from logs/. The `real_report` tests write the report from the pipeline's outputs in the checkout and
+REPORT.md and report.html (both outputs of the stage, tracked) are the same blocks and hold no wall-clock time;
+the "Runs of this checkout" table read from logs/ is a page of its own, logs/runs.html (not tracked). The `real_report` tests write the report from the pipeline's outputs in the checkout and
 skip until they exist (CI runs them after `dvc repro`); the others use small synthetic outputs.
 """
 
@@ -47,7 +47,7 @@ PIPELINE_OUTPUTS = (paths.Q1_PREPROCESS_RESULTS / "summary.json", paths.Q1_TRAIN
                     paths.Q3_COMPARE_RESULTS / "comparison.csv", paths.Q3_COMPARE_RESULTS / "differences.csv",
                     paths.Q1_BASELINE_RESULTS / "pca.json",
                     paths.Q2_BASELINE_RESULTS / "counts.json", paths.Q3_BASELINE_RESULTS / "summary_softmax.json")
-RUNS = "Runs of this checkout"  # the heading of report.html's table of logs/
+RUNS = "Runs of this checkout"  # the heading of logs/runs.html, the table of logs/
 WALL_CLOCK = re.compile(r"seconds|\d s\b", re.IGNORECASE)
 
 
@@ -83,7 +83,8 @@ def real_report(tmp_path_factory):
         mp.setattr(Sources, "path", recording)
         mp.chdir(out)
         write.main()
-    return out / paths.REPORT_MD, (out / paths.REPORT_HTML).read_text(encoding="utf-8"), set(read)
+    return out / paths.REPORT_MD, (out / paths.REPORT_HTML).read_text(encoding="utf-8"), set(read), \
+        (out / paths.RUNS_HTML).read_text(encoding="utf-8")
 
 
 def test_every_section_of_the_assignment_is_there(real_report):
@@ -94,7 +95,7 @@ def test_every_section_of_the_assignment_is_there(real_report):
 
 
 def test_every_linked_image_exists_and_the_html_embeds_them(real_report):
-    md_path, page, _ = real_report
+    md_path, page, *_ = real_report
     links = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", md_path.read_text(encoding="utf-8"))
     assert len(links) >= 20
     assert [link for link in links if not (md_path.parent / link).is_file()] == []
@@ -130,12 +131,21 @@ def test_numbers_match_the_metrics_files(real_report):
                 or f"`{best}` has the highest mean, but it is tied with" in markdown), best
 
 
-def test_only_report_html_shows_run_times(real_report):
-    md_path, page, _ = real_report
+def test_run_times_are_only_on_the_untracked_runs_page(real_report):
+    md_path, page, _, runs = real_report
     markdown = md_path.read_text(encoding="utf-8")
     assert not WALL_CLOCK.findall(markdown) and RUNS not in markdown
+    assert not WALL_CLOCK.findall(re.sub(r'src="data:[^"]*"', "", page)) and RUNS not in page
     logged = [log.stem for log in (ROOT / paths.LOGS).glob("*.json")]  # none in a fresh clone: logs/ is not tracked
-    assert RUNS in page and [stage for stage in logged if f"<td>{stage}</td>" not in page] == []
+    assert RUNS in runs and [stage for stage in logged if f"<td>{stage}</td>" not in runs] == []
+
+
+def test_report_html_is_the_committed_one(real_report):
+    """The stage's report.html is byte for byte the tracked one: nothing in it depends on the run."""
+    committed = ROOT / paths.REPORT_HTML
+    if not committed.is_file():
+        pytest.skip("no report.html in the checkout (run `dvc repro` first)")
+    assert real_report[1] == committed.read_text(encoding="utf-8")
 
 
 # ------------------------------------------------------------------------------ synthetic inputs
@@ -444,7 +454,7 @@ def test_a_missing_output_is_one_error_line(project, monkeypatch, capsys):
 BLOCKS = [Heading(1, "Report"), Paragraph("Test accuracy 97.2 %."), Table(pd.DataFrame({"model": ["gru"]}))]
 
 
-def test_report_html_is_report_md_plus_the_runs_read_from_logs(project, monkeypatch, capsys):
+def test_report_html_is_report_md_and_the_runs_get_a_page_of_their_own(project, monkeypatch, capsys):
     monkeypatch.setattr(write, "build", lambda src, params: BLOCKS)  # the blocks both files are made of
     log_training("q2_train@d4_p8", 12.344, {0: (12.0, [{"seconds": 6.1}, {"seconds": 5.9}])})  # as q2_train does
     code, lines = project.run(write, monkeypatch=monkeypatch, capsys=capsys)
@@ -453,7 +463,9 @@ def test_report_html_is_report_md_plus_the_runs_read_from_logs(project, monkeypa
     page = (project.root / paths.REPORT_HTML).read_text(encoding="utf-8")
     assert markdown == "# Report\n\nTest accuracy 97.2 %.\n\n| model |\n|---|\n| gru |\n"
     assert "<h1>Report</h1>" in page and "<p>Test accuracy 97.2 %.</p>" in page and "<td>gru</td>" in page
-    assert RUNS in page and "<td>q2_train@d4_p8</td>" in page and "<td>12.34</td>" in page
+    assert RUNS not in page and "12.34" not in page
+    runs = (project.root / paths.RUNS_HTML).read_text(encoding="utf-8")
+    assert RUNS in runs and "<td>q2_train@d4_p8</td>" in runs and "<td>12.34</td>" in runs
     assert not (project.root / ".staging").exists() or not any((project.root / ".staging").iterdir())
 
 
