@@ -40,14 +40,10 @@ def test_dvc_params_are_the_keys_the_stage_reads(stage, module, args, params, de
     assert sorted(params) == sorted(declared), f"dvc.yaml params of {stage} differ from {module}.PARAMS"
 
 
-def test_no_python_file_is_listed_as_a_dep():
-    listed = [dep for _, _, _, _, deps in STAGES for dep in deps if dep.endswith(".py")]
-    assert listed == []
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("module", sorted({s[1] for s in STAGES}))
 def test_code_deps_cover_every_module_the_stage_imports(module):
+    """What Python loads at run time is within the deps tools/code_deps.py finds in the source."""
     code = (f"import importlib, json, sys; importlib.import_module({module!r}); "
             "print(json.dumps([getattr(m, '__file__', None) for m in list(sys.modules.values())]))")
     loaded = json.loads(subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,

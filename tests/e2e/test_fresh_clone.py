@@ -17,6 +17,7 @@ import yaml
 from pipeline.common import paths
 from pipeline.common.seeds import seed_folder
 from tests.conftest import ROOT, set_key
+from tools import code_deps
 
 pytestmark = pytest.mark.slow
 
@@ -50,6 +51,25 @@ def test_a_prediction_setting_re_runs_only_the_prediction_and_the_report(clone):
         subprocess.run(["git", "checkout", "-q", "--", "params.yaml"], cwd=clone, check=True)
     assert dry.returncode == 0, dry.stderr
     assert set(re.findall(r"Running stage '([^']+)'", dry.stdout)) == {"q2_predict", "report"}, dry.stdout
+
+
+@pytest.mark.parametrize(("edited", "stale"), [
+    ("models/recurrent.py", lambda stage: stage.startswith("q3_") or stage == "report"),
+    ("pipeline/q1/baseline.py", lambda stage: stage == "q1_baseline"),
+    ("pipeline/common/paths.py", lambda stage: True),
+])
+def test_a_code_edit_makes_only_the_stages_that_import_the_file_stale(clone, edited, stale):
+    source = clone / edited
+    source.write_text(source.read_text() + "# an edit\n")
+    try:
+        done = _run(clone, "dvc", "status", "--json")
+    finally:
+        subprocess.run(["git", "checkout", "-q", "--", edited], cwd=clone, check=True)
+    assert done.returncode == 0, done.stderr
+    listed = set(json.loads(done.stdout))
+    assert listed and all(stale(stage) for stage in listed), sorted(listed)
+    importing = {stage for stage, files in code_deps.expected(clone / "dvc.yaml").items() if edited in files}
+    assert {stage.split("@")[0] for stage in listed} == importing, sorted(listed)
 
 
 def test_the_shipped_models_score_a_file_with_only_the_test_windows(clone, tmp_path):

@@ -1,8 +1,9 @@
 """The report stage: sections, figures, self-contained HTML, numbers that match the metrics, computed comparisons.
 
 REPORT.md and report.html (both outputs of the stage, tracked) are the same blocks and hold no wall-clock time;
-the "Runs of this checkout" table read from logs/ is a page of its own, logs/runs.html (not tracked). The `real_report` tests write the report from the pipeline's outputs in the checkout and
-skip until they exist (CI runs them after `dvc repro`); the others use small synthetic outputs.
+the "Runs of this checkout" table read from logs/ is a page of its own, logs/runs.html (not tracked). The
+`real_report` tests write the report from the pipeline's outputs in the checkout and skip until they exist (CI
+runs them after `dvc repro`); the others use small synthetic outputs.
 """
 
 from __future__ import annotations
