@@ -65,15 +65,20 @@ def regressions(diff: dict, rules: list[Rule]) -> list[str]:
     return problems
 
 
+def metrics_diff(rev: str) -> dict:
+    """`dvc metrics diff <rev> --all --json` of the workspace: {file: {key: {old, new, diff}}}."""
+    shown = subprocess.run(
+        ["dvc", "metrics", "diff", rev, "--all", "--json"], check=True, capture_output=True, text=True
+    ).stdout
+    return json.loads(shown or "{}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rev", default="HEAD", help="git revision holding the committed metrics")
     parser.add_argument("--rules", type=Path, default=DEFAULT_RULES)
     args = parser.parse_args()
-    shown = subprocess.run(
-        ["dvc", "metrics", "diff", args.rev, "--all", "--json"], check=True, capture_output=True, text=True
-    ).stdout
-    diff = json.loads(shown or "{}")
+    diff = metrics_diff(args.rev)
     problems = regressions(diff, load_rules(args.rules))
     checked = sum(len(keys) for keys in diff.values())
     for problem in problems:
