@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+import pandas as pd
 from scipy import stats
 
 LEVEL = 0.95  # of every interval and test over seeds
@@ -53,3 +54,19 @@ def over_seeds(rows: list[dict], keys: Sequence[str], median_by: str) -> dict:
 def seed_folder(seed: int) -> str:
     """Name of a seed's sub-folder in a network's output folders: 'seed0', 'seed1', ..."""
     return f"seed{seed}"
+
+
+def stack_seeds(curves: dict[int, pd.DataFrame]) -> pd.DataFrame:
+    """Per-seed curves {seed: frame with an "epoch" column} as one long table (paths.CURVES): a "seed" column after
+    "epoch", one row per epoch of every seed, the seeds in the given order."""
+    frames = [curve.assign(seed=seed) for seed, curve in curves.items()]
+    stacked = pd.concat(frames, ignore_index=True)
+    columns = list(stacked.columns)
+    columns.remove("seed")
+    columns.insert(columns.index("epoch") + 1, "seed")
+    return stacked[columns]
+
+
+def one_seed(curves: pd.DataFrame, seed: int) -> pd.DataFrame:
+    """The rows of one seed of a long table (`stack_seeds`), in epoch order."""
+    return curves[curves["seed"] == seed].sort_values("epoch").reset_index(drop=True)

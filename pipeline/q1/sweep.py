@@ -1,17 +1,21 @@
 """Stage q1_sweep (Q1 d): every configuration of the Lhid x lambda grid (params.yaml q1.sweep), trained and saved.
 
 beta and rho are fixed (params.yaml q1.beta, q1.rho: the search's choice). The configurations are independent
-trainings, run side by side on the machine's cores (pipeline.common.parallel, the largest Lhid first). For
-each configuration, name = h<hidden>_l<lambda> (e.g. h50_l0.0005), it writes artifacts/q1/sweep/<name>/model.npz,
-plots/q1/sweep/<name>/features.png and curve.csv, and results/q1/sweep/<name>/result.json (pipeline.q1.quality.measure
-plus hidden, lambda, beta, rho and steps); the times go to logs/q1_sweep.json. pipeline.q1.sweep_summary combines
-the grid. One stage for the grid, not one per configuration: `dvc repro` runs stages one at a time, so separate
-stages left a core idle, and a fit takes seconds, so re-running the whole grid when one list changes costs little.
+trainings, run side by side on the machine's cores (pipeline.common.parallel, the largest Lhid first). For each
+configuration, name = h<hidden>_l<lambda> (e.g. h50_l0.0005), it writes artifacts/q1/sweep/<name>/model.npz,
+plots/q1/sweep/<name>/features.png and results/q1/sweep/<name>/result.json (pipeline.q1.quality.measure plus hidden,
+lambda, beta, rho and steps); the cost curves of all of them go to plots/q1/sweep/curves.csv (configuration, hidden,
+lambda, then pipeline.q1.fit's curve columns; one chart in `dvc plots`), the times to logs/q1_sweep.json.
+pipeline.q1.sweep_summary combines the grid. One stage for the grid, not one per configuration: `dvc repro` runs
+stages one at a time, so separate stages left a core idle, and a fit takes seconds, so re-running the whole grid when
+one list changes costs little.
 """
 
 from __future__ import annotations
 
 import time
+
+import pandas as pd
 
 from models.autoencoder import SparseAutoencoder
 from pipeline.common import io, paths
@@ -34,6 +38,14 @@ app = make_app(HELP)
 def config_name(hidden: int, lam: float) -> str:
     """Folder name of one configuration, e.g. (50, 0.0005) -> 'h50_l0.0005', (10, 0) -> 'h10_l0'."""
     return f"h{hidden}_l{lam:g}"
+
+
+def sweep_curves(runs: dict[str, tuple[SparseAutoencoder, fit.Fit, dict]]) -> pd.DataFrame:
+    """paths.CURVES of the sweep: every configuration's cost curve, one row per step, named by its configuration."""
+    frames = [result.curve.assign(configuration=name, hidden=model.n_hidden, **{"lambda": model.lam})
+              for name, (model, result, _) in runs.items()]
+    columns = ["configuration", "hidden", "lambda", *fit.CURVE_COLUMNS]
+    return pd.concat(frames, ignore_index=True)[columns]
 
 
 def fit_config(p: Params, split: PatchSplit, config: tuple[int, float]) -> tuple[SparseAutoencoder, fit.Fit, dict]:
@@ -68,11 +80,11 @@ def main() -> None:
     with outputs(paths.Q1_SWEEP_ARTIFACTS, paths.Q1_SWEEP_PLOTS, paths.Q1_SWEEP_RESULTS):
         for name, (model, result, numbers) in runs.items():
             save_network(paths.Q1_SWEEP_ARTIFACTS / name / paths.MODEL, model, result.params)
-            io.write_csv(paths.Q1_SWEEP_PLOTS / name / paths.CURVE, result.curve)
             figures.features_figure(result.params["W1"], split.size,
                                     f"Lhid={model.n_hidden}, lambda={model.lam:g} (beta={q1.beta:g}, rho={q1.rho:g})",
                                     paths.Q1_SWEEP_PLOTS / name / "features.png")
             io.write_json(paths.Q1_SWEEP_RESULTS / name / paths.RESULT, numbers)
+        io.write_csv(paths.Q1_SWEEP_PLOTS / paths.CURVES, sweep_curves(runs))
     write_log("q1_sweep", train_seconds=round(seconds, 2),
               configurations={name: round(result.seconds, 2) for name, (_, result, _) in runs.items()})
     for name, (_, result, numbers) in runs.items():

@@ -1,10 +1,11 @@
-"""Stage q2_summary (Q2 a): metrics/q2.json and one figure comparing the validation curves.
+"""Stage q2_summary (Q2 a): metrics/q2.json and the validation curves of every network side by side.
 
 The networks are the keys of params.yaml q2.sizes (in their order there), never a glob of the output
-folders; each one's results/q2/train/<name>/result.json (scores over the seeds) and the median seed's
-plots/q2/train/<name>/seed<k>/curve.csv are read. metrics/q2.json holds the headline numbers per network, means
-over the seeds: {"<name>": {"val_cross_entropy", "val_cross_entropy_std", "test_cross_entropy", "test_accuracy"}};
-the spreads' min and max, epochs and the rest stay in results/.
+folders; each one's results/q2/train/<name>/result.json (scores over the seeds) and plots/q2/train/<name>/curves.csv
+(every seed's curves) are read. metrics/q2.json holds the headline numbers per network, means over the seeds:
+{"<name>": {"val_cross_entropy", "val_cross_entropy_std", "test_cross_entropy", "test_accuracy"}}; the spreads' min
+and max, epochs and the rest stay in results/. plots/q2/summary/val_cross_entropy.csv (epoch, network, seed,
+val_cross_entropy: every network and seed, for `dvc plots`) and validation_curves.png (each network's median seed).
 """
 
 from __future__ import annotations
@@ -17,12 +18,13 @@ from pipeline.common import figures, io, paths
 from pipeline.common.config import load, stage_help
 from pipeline.common.errors import make_app, run
 from pipeline.common.readers import read_csv, read_json
-from pipeline.common.seeds import seed_folder
+from pipeline.common.seeds import one_seed
 from pipeline.common.staging import outputs
 from pipeline.q2.params import SCHEMA
 
 PARAMS = ("q2.sizes",)
 SPREAD_KEYS = ("val_cross_entropy", "test_cross_entropy", "test_accuracy")  # read from each summary
+CURVE_COLUMNS = ("epoch", "seed", "val_cross_entropy", "val_accuracy")  # read from each curves.csv
 
 HELP = stage_help(__doc__, SCHEMA, PARAMS)
 app = make_app(HELP)
@@ -33,6 +35,12 @@ def headline(r: dict) -> dict[str, float]:
     max are in results/q2/train/<name>/result.json)."""
     return {"val_cross_entropy": r["val_cross_entropy"]["mean"], "val_cross_entropy_std": r["val_cross_entropy"]["std"],
             "test_cross_entropy": r["test_cross_entropy"]["mean"], "test_accuracy": r["test_accuracy"]["mean"]}
+
+
+def validation_curves(curves: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """paths.Q2_SUMMARY_CURVES: every network's and seed's validation cross-entropy per epoch, one row each."""
+    frames = [c.assign(network=name)[["epoch", "network", "seed", "val_cross_entropy"]] for name, c in curves.items()]
+    return pd.concat(frames, ignore_index=True)
 
 
 def validation_figure(curves: dict[str, pd.DataFrame], labels: dict[str, str], best_epochs: dict[str, int],
@@ -56,18 +64,19 @@ def validation_figure(curves: dict[str, pd.DataFrame], labels: dict[str, str], b
 def main() -> None:
     """Collect the per-network results into metrics/q2.json and draw the validation curves together."""
     names = list(load(SCHEMA, PARAMS).q2.sizes)
-    results, curves, best_epochs = {}, {}, {}
+    results, curves, medians, best_epochs = {}, {}, {}, {}
     for name in names:
         r = results[name] = read_json(paths.Q2_TRAIN_RESULTS / name / paths.RESULT,
                                       (*SPREAD_KEYS, "dim", "hidden", "median_seed", "per_seed"))
-        curves[name] = read_csv(paths.Q2_TRAIN_PLOTS / name / seed_folder(r["median_seed"]) / paths.CURVE,
-                                ("epoch", "val_cross_entropy", "val_accuracy"))
+        curves[name] = read_csv(paths.Q2_TRAIN_PLOTS / name / paths.CURVES, CURVE_COLUMNS)
+        medians[name] = one_seed(curves[name], r["median_seed"])
         best_epochs[name] = next(row["best_epoch"] for row in r["per_seed"] if row["seed"] == r["median_seed"])
     labels = {name: f"(D, P) = ({r['dim']}, {r['hidden']}), seed {r['median_seed']}" for name, r in results.items()}
     figures.use_agg()
     with outputs(paths.Q2_METRICS, paths.Q2_SUMMARY_PLOTS):
         io.write_json(paths.Q2_METRICS, {name: headline(r) for name, r in results.items()})
-        validation_figure(curves, labels, best_epochs, paths.Q2_SUMMARY_PLOTS / "validation_curves.png")
+        io.write_csv(paths.Q2_SUMMARY_CURVES, validation_curves(curves))
+        validation_figure(medians, labels, best_epochs, paths.Q2_SUMMARY_PLOTS / "validation_curves.png")
     for name, r in results.items():
         ce = r["val_cross_entropy"]
         print(f"q2_summary {name}: val CE {ce['mean']:.4f} +- {ce['std']:.4f}, test CE "

@@ -2,12 +2,13 @@
 
 Early stopping on the validation cross-entropy, best parameters restored (models.trainer.train). The network is
 trained once per seed of params.yaml q2.seeds, side by side on the machine's cores (pipeline.common.parallel).
-Per seed k: artifacts/q2/train/<name>/seed<k>/model.npz (weights), plots/q2/train/<name>/seed<k>/curve.csv (per
-epoch: train and validation cross-entropy and accuracy), results/q2/train/<name>/seed<k>/result.json (validation
-and test cross-entropy and accuracy with the best parameters, stopping and best epoch, stop reason, parameter
-count). Over the seeds: results/q2/train/<name>/result.json (mean, std, min, max of each score, the per-seed rows,
-the median seed by validation cross-entropy) and plots/q2/train/<name>/curve.png (the median seed, the others'
-validation curves in grey). The training times go to logs/q2_train@<name>.json.
+Per seed k: artifacts/q2/train/<name>/seed<k>/model.npz (weights) and results/q2/train/<name>/seed<k>/result.json
+(validation and test cross-entropy and accuracy with the best parameters, stopping and best epoch, stop reason,
+parameter count). Over the seeds: plots/q2/train/<name>/curves.csv (one row per epoch of every seed: learning rate,
+train and validation cross-entropy and accuracy; `dvc plots` draws the seeds side by side),
+results/q2/train/<name>/result.json (mean, std, min, max of each score, the per-seed rows, the median seed by
+validation cross-entropy) and plots/q2/train/<name>/curve.png (the median seed, the others' validation curves in
+grey). The training times go to logs/q2_train@<name>.json.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from pipeline.common.memory import check_batch, check_fits
 from pipeline.common.parallel import jobs, map_parallel
 from pipeline.common.progress import epoch_printer
 from pipeline.common.provenance import log_training
-from pipeline.common.seeds import over_seeds, seed_folder
+from pipeline.common.seeds import over_seeds, seed_folder, stack_seeds
 from pipeline.common.staging import outputs
 from pipeline.q2.data import VOCAB_SIZE, Trigrams, load_trigrams
 from pipeline.q2.network import artifact_path, save_network
@@ -85,9 +86,9 @@ def main(name: str = typer.Argument(..., help="the network: a key of params.yaml
     with outputs(paths.Q2_TRAIN_ARTIFACTS / name, results, plots):
         for run, seed_result in zip(runs, summaries, strict=True):
             save_network(artifact_path(name, run.seed), model, run.result.params)
-            io.write_csv(plots / seed_folder(run.seed) / paths.CURVE, curves[run.seed])
             io.write_json(results / seed_folder(run.seed) / paths.RESULT, seed_result)
         io.write_json(results / paths.RESULT, summary)
+        io.write_csv(plots / paths.CURVES, stack_seeds(curves))
         figures.epoch_curve_figure(
             curves[median], CURVE_PANELS, f"Q2 network {name}: D = {size.dim}, P = {size.hidden} (seed {median}, "
             f"the median validation cross-entropy of {len(runs)} seeds)",

@@ -14,8 +14,10 @@ pipeline.q3.intervals (seeds and a bootstrap over the test file's recordings).
 
 Writes metrics/q3.json (headline numbers per entry, means over the seeds: {"<model>": {"test_accuracy",
 "test_accuracy_std", "test_accuracy_low", "test_accuracy_high", "val_accuracy", "val_cross_entropy"}}),
-results/q3/compare/comparison.csv and .md (one row per entry), differences.csv (one row per compared pair) and
-plots/q3/compare/comparison.png (test accuracy per entry grouped by cell; validation accuracy per epoch).
+results/q3/compare/comparison.csv and .md (one row per entry), differences.csv (one row per compared pair),
+plots/q3/compare/comparison.png (test accuracy per entry grouped by cell; validation accuracy per epoch of each
+entry's median seed) and plots/q3/compare/val_accuracy.csv (epoch, model, seed, val_accuracy: every entry and seed,
+from plots/q3/train/<model>/curves.csv, for `dvc plots`).
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from pipeline.common.config import load, stage_help
 from pipeline.common.document import Table, to_markdown
 from pipeline.common.errors import make_app, run
 from pipeline.common.readers import read_csv, read_json
-from pipeline.common.seeds import seed_folder
+from pipeline.common.seeds import one_seed, seed_folder
 from pipeline.common.staging import outputs
 from pipeline.q3.intervals import Predictions, difference, draw_weights, interval
 from pipeline.q3.params import AUGMENTATION_KEYS, SCHEMA, architecture, augmented
@@ -93,7 +95,20 @@ def read_predictions(folder: Path, seeds: list[int]) -> Predictions:
                                     for seed in seeds])
 
 
-def comparison_figure(models: dict[str, dict], summaries: dict[str, dict], path: Path) -> None:
+def read_curves(names) -> dict[str, pd.DataFrame]:
+    """{model: its curves.csv (every seed's validation accuracy per epoch)} for the entries `names`."""
+    return {name: read_csv(paths.Q3_TRAIN_PLOTS / name / paths.CURVES, ("epoch", "seed", "val_accuracy"))
+            for name in names}
+
+
+def validation_curves(curves: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """paths.Q3_COMPARE_CURVES: every entry's and seed's validation accuracy per epoch, one row each."""
+    frames = [c.assign(model=name)[["epoch", "model", "seed", "val_accuracy"]] for name, c in curves.items()]
+    return pd.concat(frames, ignore_index=True)
+
+
+def comparison_figure(models: dict[str, dict], summaries: dict[str, dict], curves: dict[str, pd.DataFrame],
+                      path: Path) -> None:
     """Left: mean test accuracy per entry, grouped by cell (bar = mean, line = min to max, dots = seeds; hatched =
     no augmentation). Right: validation accuracy per epoch of each entry's median seed."""
     import matplotlib.pyplot as plt
@@ -122,7 +137,7 @@ def comparison_figure(models: dict[str, dict], summaries: dict[str, dict], path:
     ax_bar.set_title("hatched: trained without augmentation", fontsize=9)
     for name, s in summaries.items():
         seed = s["median_seed"]
-        curve = read_csv(paths.Q3_TRAIN_PLOTS / name / seed_folder(seed) / paths.CURVE, ("epoch", "val_accuracy"))
+        curve = one_seed(curves[name], seed)
         colour = f"C{cells.index(models[name]['cell'])}"
         ax_curve.plot(curve["epoch"], curve["val_accuracy"], color=colour,
                       ls="-" if augmented(models[name]) else "--", label=f"{name} (median seed {seed})")
@@ -150,6 +165,7 @@ def main() -> None:
     differences = pd.DataFrame([{"question": q, "aspect": aspect, "a": a, "b": b,
                                  **difference(predictions[a], predictions[b], weights)}
                                 for q, aspect, a, b in compared], columns=DIFFERENCE_COLUMNS)
+    curves = read_curves(models)
     figures.use_agg()
     with outputs(paths.Q3_METRICS, paths.Q3_COMPARE_RESULTS, paths.Q3_COMPARE_PLOTS):
         overlap = max(s["val_overlapping_train"] for s in summaries.values())
@@ -160,7 +176,8 @@ def main() -> None:
         io.write_json(paths.Q3_COMPARE_RESULTS / "baseline_interval.json", dict(zip(("low", "high"),
                                                                                     intervals[BASELINE], strict=True)))
         io.write_text(paths.Q3_COMPARE_RESULTS / "comparison.md", to_markdown([Table(table), Table(differences)]))
-        comparison_figure(models, summaries, paths.Q3_COMPARE_PLOTS / "comparison.png")
+        io.write_csv(paths.Q3_COMPARE_CURVES, validation_curves(curves))
+        comparison_figure(models, summaries, curves, paths.Q3_COMPARE_PLOTS / "comparison.png")
     print(table.to_string(index=False))
     print(differences.to_string(index=False))
 

@@ -4,10 +4,12 @@
 
 The model is trained once per seed of params.yaml q3.seeds, the seeds side by side on the machine's cores
 (pipeline.common.parallel). Per seed k: artifacts/q3/train/<model>/seed<k>/model.npz, results/q3/train/<model>/seed<k>/
-(result.json, confusion_train.csv, confusion_test.csv), plots/q3/train/<model>/seed<k>/curve.csv. Over the seeds:
-results/q3/train/<model>/result.json (mean, std, min and max of the test and validation scores, the per-seed rows,
-the median seed) and plots/q3/train/<model>/ curve.png, confusion_train.png, confusion_test.png of the seed with
-the median validation cross-entropy (the title says which; the other seeds' validation curves in grey).
+(result.json, confusion_train.csv, confusion_test.csv, test_predictions.csv). Over the seeds:
+plots/q3/train/<model>/curves.csv (one row per epoch of every seed: learning rate, train and validation
+cross-entropy, accuracy and error rate; `dvc plots` draws the seeds side by side), results/q3/train/<model>/result.json
+(mean, std, min and max of the test and validation scores, the per-seed rows, the median seed) and
+plots/q3/train/<model>/ curve.png, confusion_train.png, confusion_test.png of the seed with the median validation
+cross-entropy (the title says which; the other seeds' validation curves in grey).
 `python -m pipeline.q3.evaluate` scores the trained models on another file.
 
 Training, per seed: a validation split of whole recordings of trX (found in the data: pipeline.q3.recordings; class
@@ -41,7 +43,7 @@ from pipeline.common.memory import check_batch, check_fits
 from pipeline.common.parallel import jobs, map_parallel
 from pipeline.common.progress import epoch_printer
 from pipeline.common.provenance import log_training
-from pipeline.common.seeds import over_seeds, seed_folder
+from pipeline.common.seeds import over_seeds, seed_folder, stack_seeds
 from pipeline.common.staging import outputs
 from pipeline.q3.augment import Augmenter
 from pipeline.q3.data import Activities, load_activities
@@ -61,9 +63,9 @@ from pipeline.q3.params import SCHEMA, TRAINING_KEYS, architecture, parse_head
 from pipeline.q3.recordings import recordings
 
 PARAMS = ("data.data3", "q3.models.{model}", *TRAINING_KEYS)
-CURVE_COLUMNS = ["epoch", "lr", "train_loss", "train_accuracy", "train_error", "val_loss", "val_accuracy",
-                 "val_error"]
-CURVE_PANELS = (("loss", "cross-entropy"), ("error", "error rate (1 - accuracy)"))
+CURVE_COLUMNS = ["epoch", "lr", "train_cross_entropy", "train_accuracy", "train_error", "val_cross_entropy",
+                 "val_accuracy", "val_error"]  # the names of Q2's curves: one dvc plots template draws both
+CURVE_PANELS = (("cross_entropy", "cross-entropy"), ("error", "error rate (1 - accuracy)"))
 SPREAD_KEYS = ("test_accuracy", "test_cross_entropy", "val_accuracy", "val_cross_entropy")  # mean, std, min, max
 
 HELP = stage_help(__doc__, SCHEMA, PARAMS)
@@ -84,8 +86,9 @@ def memory_needed(steps: int, inputs: int, m, batch: int) -> float:
 
 
 def curve_frame(history: list[dict[str, float]]) -> pd.DataFrame:
-    """Per-epoch table: cross-entropy ('loss'), accuracy and error rate, training and validation."""
-    rows = [{**h, "train_error": 1 - h["train_accuracy"], "val_error": 1 - h["val_accuracy"]} for h in history]
+    """Per-epoch table: cross-entropy (the trainer's 'loss'), accuracy and error rate, training and validation."""
+    rows = [{**h, "train_cross_entropy": h["train_loss"], "val_cross_entropy": h["val_loss"],
+             "train_error": 1 - h["train_accuracy"], "val_error": 1 - h["val_accuracy"]} for h in history]
     return pd.DataFrame(rows, columns=CURVE_COLUMNS)
 
 
@@ -203,7 +206,6 @@ def train_and_score(model_name: str, p: Params) -> None:
         for run, seed_result in zip(runs, summaries, strict=True):
             folder = seed_folder(run.seed)
             save_artifact(artifacts / folder / paths.MODEL, model, run.result.params, run.scaler)
-            io.write_csv(plots / folder / paths.CURVE, curves[run.seed])
             for split, sc in (("train", run.train_scores), ("test", run.test_scores)):
                 io.write_csv(results / folder / f"confusion_{split}.csv", confusion_frame(sc["counts"], acts.classes))
             io.write_csv(results / folder / paths.TEST_PREDICTIONS,
@@ -211,6 +213,7 @@ def train_and_score(model_name: str, p: Params) -> None:
                                        "predicted": run.test_scores["predicted"]}))
             io.write_json(results / folder / paths.RESULT, seed_result)
         io.write_json(results / paths.RESULT, summary)
+        io.write_csv(plots / paths.CURVES, stack_seeds(curves))
         of = f"seed {median}, the median validation cross-entropy of {len(runs)} seeds"
         figures.epoch_curve_figure(
             curves[median], CURVE_PANELS,

@@ -8,7 +8,7 @@ import pandas as pd
 
 from pipeline.common import paths
 from pipeline.common.document import Block, Bullets, Heading, Paragraph, Table
-from pipeline.common.seeds import mean_difference_test, seed_folder
+from pipeline.common.seeds import mean_difference_test, one_seed
 from pipeline.q2.data import VOCAB_SIZE
 from pipeline.report.sources import Sources, num, pct
 
@@ -24,7 +24,7 @@ def network_table(src: Sources, names: list[str], results: dict[str, dict]) -> p
     for name in names:
         r = results[name]
         median = next(row for row in r["per_seed"] if row["seed"] == r["median_seed"])
-        curve = src.csv(paths.Q2_TRAIN_PLOTS / name / seed_folder(r["median_seed"]) / paths.CURVE)
+        curve = one_seed(src.csv(paths.Q2_TRAIN_PLOTS / name / paths.CURVES), r["median_seed"])
         rows.append({
             "network": label(r), "parameters": r["parameters"],
             "kept epochs": " ".join(str(row["best_epoch"]) for row in r["per_seed"]),

@@ -14,7 +14,7 @@ from models.autoencoder import SparseAutoencoder
 from pipeline.common import paths
 from pipeline.common.artifact import save_model
 from pipeline.common.errors import UserError
-from pipeline.q1 import figures, preprocess, quality, search, sweep, sweep_summary, train
+from pipeline.q1 import figures, fit, preprocess, quality, search, sweep, sweep_summary, train
 from pipeline.q1.data import load_network, load_patches, save_network
 from tests.conftest import write_h5
 
@@ -225,10 +225,16 @@ def test_sweep_then_summary_uses_only_the_grid_from_params(edges, monkeypatch, c
     code, lines = edges.run(sweep, monkeypatch=monkeypatch, capsys=capsys)
     assert code == 0, lines
     names = {"h2_l0", "h3_l0", "h2_l0.01", "h3_l0.01"}
-    for folder in (paths.Q1_SWEEP_PLOTS, paths.Q1_SWEEP_ARTIFACTS, paths.Q1_SWEEP_RESULTS):
+    for folder in (paths.Q1_SWEEP_ARTIFACTS, paths.Q1_SWEEP_RESULTS):
         assert {path.name for path in folder.iterdir()} == names
-    assert (paths.Q1_SWEEP_PLOTS / "h2_l0.01" / "features.png").is_file()
-    assert (paths.Q1_SWEEP_PLOTS / "h2_l0.01" / paths.CURVE).is_file()
+    assert {path.name for path in paths.Q1_SWEEP_PLOTS.iterdir()} == {*names, paths.CURVES}
+    assert {path.name for path in (paths.Q1_SWEEP_PLOTS / "h2_l0.01").iterdir()} == {"features.png"}
+    curves = pd.read_csv(paths.Q1_SWEEP_PLOTS / paths.CURVES)  # every configuration on one dvc plots chart
+    assert list(curves.columns) == ["configuration", "hidden", "lambda", *fit.CURVE_COLUMNS]
+    assert list(dict.fromkeys(curves["configuration"])) == ["h2_l0", "h3_l0", "h2_l0.01", "h3_l0.01"]  # grid order
+    for name, rows in curves.groupby("configuration"):
+        steps = json.loads((paths.Q1_SWEEP_RESULTS / name / paths.RESULT).read_text())["steps"]
+        assert list(rows["step"]) == list(range(1, steps + 1))  # one row per step
     assert (paths.Q1_SWEEP_ARTIFACTS / "h2_l0.01" / paths.MODEL).is_file()
     for name, hidden, lam in (("h3_l0", 3, 0.0), ("h2_l0.01", 2, 0.01)):
         numbers = json.loads((paths.Q1_SWEEP_RESULTS / name / paths.RESULT).read_text())

@@ -141,8 +141,11 @@ def test_tiny_end_to_end(project, monkeypatch, capsys):
     assert project.files("artifacts") == {str(network.artifact_path(NET, seed)) for seed in SEEDS}
     assert project.files("results") == {str(paths.Q2_TRAIN_RESULTS / NET / paths.RESULT),
                                         *(str(paths.Q2_TRAIN_RESULTS / NET / f / paths.RESULT) for f in folders)}
-    assert project.files("plots") == {str(paths.Q2_TRAIN_PLOTS / NET / "curve.png"),
-                                      *(str(paths.Q2_TRAIN_PLOTS / NET / f / paths.CURVE) for f in folders)}
+    assert project.files("plots") == {str(paths.Q2_TRAIN_PLOTS / NET / name) for name in ("curve.png", paths.CURVES)}
+    curves = pd.read_csv(paths.Q2_TRAIN_PLOTS / NET / paths.CURVES)  # every seed in one long table
+    assert list(curves.columns) == ["epoch", "seed", "lr", "train_cross_entropy", "train_accuracy",
+                                    "val_cross_entropy", "val_accuracy"]  # no seconds
+    assert list(curves["seed"].unique()) == SEEDS
     runs = [json.loads((paths.Q2_TRAIN_RESULTS / NET / f / paths.RESULT).read_text()) for f in folders]
     for seed, run in zip(SEEDS, runs, strict=True):
         assert run["seed"] == seed
@@ -150,10 +153,8 @@ def test_tiny_end_to_end(project, monkeypatch, capsys):
                     "stopped_epoch", "stop_reason"):
             assert key in run
         assert run["parameters"] == 250 * 4 + 3 * 4 * 8 + 8 + 8 * 250 + 250  # R, W1, b1, W2, b2
-        curve = pd.read_csv(paths.Q2_TRAIN_PLOTS / NET / seeds.seed_folder(seed) / paths.CURVE)
-        assert len(curve) == run["stopped_epoch"] and list(curve.columns) == train.CURVE_COLUMNS
-        assert list(curve.columns) == ["epoch", "lr", "train_cross_entropy", "train_accuracy", "val_cross_entropy",
-                                       "val_accuracy"]  # no seconds
+        curve = seeds.one_seed(curves, seed)  # one row per epoch
+        assert list(curve["epoch"]) == list(range(1, run["stopped_epoch"] + 1))
         assert run["val_cross_entropy"] == pytest.approx(curve["val_cross_entropy"].min(), rel=1e-5)
     result = json.loads((paths.Q2_TRAIN_RESULTS / NET / paths.RESULT).read_text())
     assert result["seeds"] == SEEDS and (result["dim"], result["hidden"]) == (4, 8)
@@ -190,6 +191,10 @@ def test_tiny_end_to_end(project, monkeypatch, capsys):
                              "test_cross_entropy": result["test_cross_entropy"]["mean"],
                              "test_accuracy": result["test_accuracy"]["mean"]}}
     assert (paths.Q2_SUMMARY_PLOTS / "validation_curves.png").stat().st_size > 0
+    together = pd.read_csv(paths.Q2_SUMMARY_CURVES)  # every network and seed on one dvc plots chart
+    assert list(together.columns) == ["epoch", "network", "seed", "val_cross_entropy"]
+    assert set(together["network"]) == {NET} and len(together) == len(curves)
+    assert together[["epoch", "seed", "val_cross_entropy"]].equals(curves[["epoch", "seed", "val_cross_entropy"]])
 
     code, err = project.run(predict, monkeypatch=monkeypatch, capsys=capsys)  # count 3, top 5
     assert code == 0, err

@@ -138,10 +138,10 @@ def test_train_then_evaluate_by_model_name_scores_every_seed(project, monkeypatc
     result = json.loads((paths.Q3_TRAIN_RESULTS / "gru" / paths.RESULT).read_text())
     assert result["model"] == "gru" and result["seeds"] == SEEDS
     assert [row["stopped_epoch"] for row in result["per_seed"]] == [2, 2]
-    for seed in SEEDS:
-        curve = (paths.Q3_TRAIN_PLOTS / "gru" / seed_folder(seed) / paths.CURVE).read_text().splitlines()
-        assert curve[0] == "epoch,lr,train_loss,train_accuracy,train_error,val_loss,val_accuracy,val_error"
-        assert len(curve) == 1 + 2
+    curves = (paths.Q3_TRAIN_PLOTS / "gru" / paths.CURVES).read_text().splitlines()  # every seed, one row per epoch
+    assert curves[0] == ("epoch,seed,lr,train_cross_entropy,train_accuracy,train_error,val_cross_entropy,"
+                         "val_accuracy,val_error")
+    assert [line.split(",")[:2] for line in curves[1:]] == [[str(e), str(s)] for s in SEEDS for e in (1, 2)]
     log = json.loads((paths.LOGS / "q3_train@gru.json").read_text())
     assert log["stage"] == "q3_train@gru" and log["train_seconds"] >= 0 and list(log["seeds"]) == ["0", "1"]
     for run in log["seeds"].values():
@@ -182,9 +182,8 @@ def test_train_writes_every_seed_and_their_summary(project, monkeypatch, capsys)
     assert project.files("results") == {str(results / paths.RESULT), *(
         str(results / f / name) for f in folders for name in (paths.RESULT, "confusion_train.csv",
                                                                "confusion_test.csv", paths.TEST_PREDICTIONS))}
-    assert project.files("plots") == {*(str(plots / name) for name in ("curve.png", "confusion_train.png",
-                                                                       "confusion_test.png")),
-                                      *(str(plots / f / paths.CURVE) for f in folders)}
+    assert project.files("plots") == {str(plots / name) for name in ("curve.png", "confusion_train.png",
+                                                                     "confusion_test.png", paths.CURVES)}
     runs = [json.loads((results / f / paths.RESULT).read_text()) for f in folders]
     assert [run["seed"] for run in runs] == SEEDS and all(run["model"] == "rnn" for run in runs)
     summary = json.loads((results / paths.RESULT).read_text())
@@ -294,8 +293,9 @@ def fake_train_outputs(model: str, right: dict[int, int], i: int) -> None:
     (paths.Q3_TRAIN_RESULTS / model).mkdir(parents=True)
     (paths.Q3_TRAIN_RESULTS / model / paths.RESULT).write_text(json.dumps(summary))
     fake_predictions(paths.Q3_TRAIN_RESULTS / model, right)
-    (paths.Q3_TRAIN_PLOTS / model / "seed1").mkdir(parents=True)  # the median seed's curve is drawn
-    (paths.Q3_TRAIN_PLOTS / model / "seed1" / paths.CURVE).write_text("epoch,val_accuracy\n1,0.5\n2,0.7\n")
+    (paths.Q3_TRAIN_PLOTS / model).mkdir(parents=True)  # every seed's curve (the median seed's is drawn)
+    (paths.Q3_TRAIN_PLOTS / model / paths.CURVES).write_text(
+        "epoch,seed,val_accuracy\n" + "".join(f"{e},{seed},0.{4 + e + i}\n" for seed in right for e in (1, 2)))
 
 
 def fake_baseline_outputs(right: dict[int, int]) -> None:
@@ -365,6 +365,10 @@ def test_compare_builds_metrics_tables_and_differences_from_params_models(projec
     markdown = (paths.Q3_COMPARE_RESULTS / "comparison.md").read_text()
     assert "| gru |" in markdown and "| cell |" in markdown and "lstm" not in markdown
     assert (paths.Q3_COMPARE_PLOTS / "comparison.png").stat().st_size > 0
+    together = pd.read_csv(paths.Q3_COMPARE_CURVES)  # every entry of q3.models and seed on one dvc plots chart
+    assert list(together.columns) == ["epoch", "model", "seed", "val_accuracy"]
+    assert [tuple(r) for r in together[["model", "seed", "epoch"]].itertuples(index=False)] == [
+        (m, seed, e) for m in ("gru", "rnn") for seed in SEEDS for e in (1, 2)]  # one row per epoch per seed
     assert not any((project.root / ".staging").glob("*"))
 
 

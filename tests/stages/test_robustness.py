@@ -17,11 +17,8 @@ from tests.conftest import Project, Watched, run_stage, stage_env, write_h5
 NET = "net"
 SEEDS = Project.TINY["q2.seeds"]
 RESULT = paths.Q2_TRAIN_RESULTS / NET / paths.RESULT  # the summary over the seeds
+CURVES = paths.Q2_TRAIN_PLOTS / NET / paths.CURVES  # every seed's curve
 LOG = paths.LOGS / f"q2_train@{NET}.json"
-
-
-def _curve(seed: int) -> Path:
-    return paths.Q2_TRAIN_PLOTS / NET / seed_folder(seed) / paths.CURVE
 
 
 def _model(seed: int) -> Path:
@@ -94,11 +91,11 @@ def _run_twice(tmp_path: Path, threads: tuple[str, str], monkeypatch) -> list[Pa
 def _assert_identical(a: Path, b: Path) -> None:
     """Byte-identical result and curve (no wall-clock values left in them), identical weights."""
     assert (a / RESULT).read_bytes() == (b / RESULT).read_bytes()
+    assert len((a / CURVES).read_text().splitlines()) == 1 + 3 * len(SEEDS)
+    assert (a / CURVES).read_bytes() == (b / CURVES).read_bytes()
     for seed in SEEDS:
         assert (a / paths.Q2_TRAIN_RESULTS / NET / seed_folder(seed) / paths.RESULT).read_bytes() == (
             b / paths.Q2_TRAIN_RESULTS / NET / seed_folder(seed) / paths.RESULT).read_bytes()
-        assert len((a / _curve(seed)).read_text().splitlines()) == 1 + 3
-        assert (a / _curve(seed)).read_bytes() == (b / _curve(seed)).read_bytes()
         with np.load(a / _model(seed)) as first, np.load(b / _model(seed)) as second:
             assert first.files == second.files and "param_R" in first.files
             for name in first.files:
@@ -108,7 +105,7 @@ def _assert_identical(a: Path, b: Path) -> None:
 def test_same_params_and_seed_give_identical_files(tmp_path, monkeypatch):
     a, b = _run_twice(tmp_path, ("1", "1"), monkeypatch)
     _assert_identical(a, b)
-    assert "seconds" not in (a / RESULT).read_text() and "seconds" not in (a / _curve(SEEDS[0])).read_text()
+    assert "seconds" not in (a / RESULT).read_text() and "seconds" not in (a / CURVES).read_text()
 
 
 def test_thread_variables_of_the_environment_change_nothing(tmp_path, monkeypatch):
