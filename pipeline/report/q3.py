@@ -75,6 +75,12 @@ def spread_text(x: dict) -> str:
     return f"{pct(x['mean'])} (std {points(x['std'])}, {pct(x['min'])} to {pct(x['max'])})"
 
 
+def as_percent(table: pd.DataFrame) -> pd.DataFrame:
+    """The comparison table as shown: accuracies in %, their spread in points (comparison.csv keeps fractions)."""
+    return table.assign(**{c: table[c].map(points if c.endswith("_std") else pct)
+                           for c in table.columns if "accuracy" in c})
+
+
 def test_interval(name: str, table: pd.DataFrame) -> str:
     """'95 % interval 95.1 % to 98.2 % (bootstrap over test recordings)' for one entry of the comparison table."""
     row = table.set_index("model").loc[name]
@@ -204,6 +210,7 @@ def q3_section(src: Sources, params: dict) -> list[Block]:
     summaries = {m: src.json(paths.Q3_TRAIN_RESULTS / m / paths.RESULT) for m in names}
     mean = {m: s["test_accuracy"]["mean"] for m, s in summaries.items()}
     baseline = src.json(paths.Q3_BASELINE_RESULTS / "summary_softmax.json")
+    interval = src.json(paths.Q3_COMPARE_RESULTS / "baseline_interval.json")
     mean[BASELINE] = baseline["test_accuracy"]["mean"]
     first = summaries[names[0]]
     n = int(src.csv(paths.Q3_TRAIN_RESULTS / names[0] / seed_folder(first["median_seed"]) / paths.TEST_PREDICTIONS)
@@ -236,14 +243,15 @@ def q3_section(src: Sources, params: dict) -> list[Block]:
                   "what the recipe adds is asked of entries of one cell that differ in one aspect of it. The headline "
                   f"recipe is that of the first entry, `{names[0]}`; params.yaml records how it was chosen, on "
                   "validation only."),
-        Table(table),
+        Table(as_percent(table)),
         src.figure(paths.Q3_COMPARE_PLOTS / "comparison.png",
                    "Mean test accuracy per entry grouped by cell, every seed a dot and the range a line, hatched "
                    "without augmentation (left); validation accuracy per epoch of each entry's median seed (right)."),
         Bullets((*(cells_at_one_recipe(g, q3, diffs, mean) for g in groups),
                  *(recipe_effect(row, q3, diffs, mean) for _, row in effects.iterrows()),
                  f"Baseline (`q3_baseline`): softmax regression on {baseline['features']} summary statistics of a "
-                 f"window reaches {spread_text(baseline['test_accuracy'])} on the test set over the same "
+                 f"window reaches {spread_text(baseline['test_accuracy'])} on the test set (95 % interval over the "
+                 f"test recordings {pct(interval['low'])} to {pct(interval['high'])}) over the same "
                  f"{len(baseline['seeds'])} validation splits (weight decay chosen on validation: "
                  + ", ".join(f"{r['weight_decay']:g}" for r in baseline["per_seed"]) + "); the entries above it "
                  "beyond the noise are what the sequence adds: " + (", ".join(f"`{m}`" for m in above) or "none")
