@@ -181,6 +181,13 @@ def stage_env(fault: str = "", **variables: str) -> dict[str, str]:
     return dict(os.environ, MPLBACKEND="Agg", PYTHONPATH=path, EEE443_FAULT=fault, **variables)
 
 
+def dvc_env(**variables: str) -> dict[str, str]:
+    """The environment of a `dvc` (or tool) command in a subprocess: no analytics, no display, and this interpreter's
+    folder first on PATH, so the stages' `python` is this one (a venv not activated in the shell included)."""
+    path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
+    return dict(os.environ, DVC_NO_ANALYTICS="1", MPLBACKEND="Agg", PATH=path, **variables)
+
+
 def run_stage(module: str, args=(), cwd: Path = ROOT, fault: str = "") -> subprocess.CompletedProcess:
     """`python -m <module> args` in `cwd` in a subprocess (text output captured), this repository importable."""
     return subprocess.run([sys.executable, "-m", module, *map(str, args)], capture_output=True, text=True,

@@ -18,19 +18,14 @@ import h5py
 import pytest
 import yaml
 
-from tests.conftest import HANG, INJECT, Watched, children, set_key
+from tests.conftest import HANG, INJECT, Watched, children, dvc_env, set_key
 from tests.e2e.test_pipeline_e2e import TINY, copy_repository, make_tiny
 
 pytestmark = pytest.mark.slow
 
 
-def _env() -> dict[str, str]:
-    path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
-    return dict(os.environ, DVC_NO_ANALYTICS="1", MPLBACKEND="Agg", PATH=path)
-
-
 def dvc(repo: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "dvc", *args], cwd=repo, env=_env(), capture_output=True,
+    return subprocess.run([sys.executable, "-m", "dvc", *args], cwd=repo, env=dvc_env(), capture_output=True,
                           text=True, timeout=HANG)
 
 
@@ -139,7 +134,7 @@ KILLED = "its worker process was killed by SIGKILL (kill -9, or the machine ran 
 def _training(repo: Path) -> Watched:
     """`dvc repro q2_train@d32_p256` of ENDLESS started, once each seed's worker is training."""
     set_params(repo, ENDLESS)
-    job = Watched([sys.executable, "-m", "dvc", "repro", "q2_train@d32_p256"], repo, _env())
+    job = Watched([sys.executable, "-m", "dvc", "repro", "q2_train@d32_p256"], repo, dvc_env())
     job.wait_for(*(f"seed {seed} epoch 2/" for seed in TINY["q2.seeds"]))
     return job
 
@@ -203,7 +198,7 @@ def test_the_workers_of_a_stage_killed_under_dvc_repro_exit_quietly(clean):
 
 
 def _fault_env(fault: str) -> dict[str, str]:
-    return dict(_env(), PYTHONPATH=str(INJECT), EEE443_FAULT=fault)
+    return dict(dvc_env(), PYTHONPATH=str(INJECT), EEE443_FAULT=fault)
 
 
 @pytest.mark.faults

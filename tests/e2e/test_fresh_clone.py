@@ -4,7 +4,6 @@ the shipped models score new data at once."""
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 import sys
@@ -16,24 +15,15 @@ import yaml
 
 from pipeline.common import paths
 from pipeline.common.seeds import seed_folder
-from tests.conftest import ROOT, set_key
+from tests.conftest import dvc_env, set_key
 from tools import code_deps
 
 pytestmark = pytest.mark.slow
 
 
 def _run(cwd: Path, *args: str) -> subprocess.CompletedProcess:
-    path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
-    env = dict(os.environ, DVC_NO_ANALYTICS="1", MPLBACKEND="Agg", PATH=path, PYTHONPATH=str(cwd))
-    return subprocess.run([sys.executable, "-m", *args], cwd=cwd, env=env, capture_output=True, text=True)
-
-
-@pytest.fixture(scope="module")
-def clone(tmp_path_factory) -> Path:
-    """`git clone` of the committed HEAD of this repository."""
-    target = tmp_path_factory.mktemp("clone") / "repo"
-    subprocess.run(["git", "clone", "-q", str(ROOT), str(target)], check=True)
-    return target
+    return subprocess.run([sys.executable, "-m", *args], cwd=cwd, env=dvc_env(PYTHONPATH=str(cwd)),
+                          capture_output=True, text=True)
 
 
 def test_dvc_status_is_clean_after_git_clone(clone):

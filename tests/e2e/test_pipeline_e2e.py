@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -13,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.conftest import ROOT, dvc_env
 
 # Tiny settings for the expensive stages (the same keys a user would pass with `dvc exp run -S`).
 TINY = {
@@ -37,10 +36,7 @@ TINY = {
 
 
 def _dvc(cwd: Path, *args: str) -> str:
-    # the stages' `python` must be this interpreter (a venv not activated in the shell included)
-    path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
-    env = dict(os.environ, DVC_NO_ANALYTICS="1", MPLBACKEND="Agg", PATH=path)
-    done = subprocess.run([sys.executable, "-m", "dvc", *args], cwd=cwd, env=env, capture_output=True, text=True)
+    done = subprocess.run([sys.executable, "-m", "dvc", *args], cwd=cwd, env=dvc_env(), capture_output=True, text=True)
     assert done.returncode == 0, f"dvc {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}"
     return done.stdout
 

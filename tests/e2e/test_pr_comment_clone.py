@@ -4,33 +4,23 @@ clone says that nothing changed; a changed parameter, a worse metric and a chang
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.conftest import ROOT, dvc_env
 from tools.pr_comment import MARKER
 
 pytestmark = pytest.mark.slow
 
 
 def _comment(clone: Path, *args: str) -> str:
-    path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
-    env = dict(os.environ, DVC_NO_ANALYTICS="1", PATH=path, PYTHONPATH=str(ROOT))
-    done = subprocess.run([sys.executable, "-m", "tools.pr_comment", "--base", "HEAD", *args], cwd=clone, env=env,
-                          capture_output=True, text=True)
+    done = subprocess.run([sys.executable, "-m", "tools.pr_comment", "--base", "HEAD", *args], cwd=clone,
+                          env=dvc_env(PYTHONPATH=str(ROOT)), capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     return done.stdout
-
-
-@pytest.fixture(scope="module")
-def clone(tmp_path_factory) -> Path:
-    target = tmp_path_factory.mktemp("clone") / "repo"
-    subprocess.run(["git", "clone", "-q", str(ROOT), str(target)], check=True)
-    return target
 
 
 def test_a_clean_clone_says_nothing_changed(clone):

@@ -19,10 +19,10 @@ def test_every_stage_depends_on_exactly_the_code_it_imports():
 
 
 def test_a_model_file_is_a_dep_of_the_stages_that_use_it_only():
-    using = {name for name, files in code_deps.expected().items() if "models/recurrent.py" in files}
+    expected = code_deps.expected()
+    using = {name for name, files in expected.items() if "models/recurrent.py" in files}
     assert using and all(name.startswith("q3_") or name == "report" for name in using), using
-    assert {name for name, files in code_deps.expected().items() if "pipeline/q1/baseline.py" in files} == {
-        "q1_baseline"}
+    assert {name for name, files in expected.items() if "pipeline/q1/baseline.py" in files} == {"q1_baseline"}
 
 
 def write(root: Path, files: dict[str, str]) -> None:

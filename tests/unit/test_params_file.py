@@ -54,12 +54,14 @@ def test_the_dvc_writer_leaves_params_yaml_as_it_is(tmp_path):
     assert apply_dvc_writer(tmp_path, f"q1.lambda={lambda_}") == []
 
 
-@pytest.mark.parametrize("key", sorted(leaves(yaml.safe_load(PARAMS.read_text()))))
+VALUES = leaves(yaml.safe_load(PARAMS.read_text()))
+
+
+@pytest.mark.parametrize("key", sorted(VALUES))
 def test_one_changed_value_is_one_changed_line(tmp_path, key):
     """Every parameter, as `dvc exp run -S key=value` writes it: one line out, one line in, comments kept."""
     pytest.importorskip("dvc")
-    value = leaves(yaml.safe_load(PARAMS.read_text()))[key]
-    lines = apply_dvc_writer(tmp_path, f"{key}={changed(value)}")
+    lines = apply_dvc_writer(tmp_path, f"{key}={changed(VALUES[key])}")
     removed = [line for line in lines if line.startswith("-")]
     assert len(removed) == 1 and len(lines) == 2, (
         f"dvc exp run -S {key}=... rewrites {len(lines)} lines of params.yaml; keep params.yaml in the form DVC "
