@@ -5,8 +5,10 @@ so a test runs it inside `project`: a temporary folder holding a copy of the rep
 at tiny data files) that the test may change with `project.set("q1.rho", 1.5)`.
 
 Tests of interrupts and faults start a process as `Watched` and wait for events (a line printed, the output's end
-when every process holding it has exited), each under the ceiling HANG that only a hang reaches, also on a machine
-whose every core is busy with other jobs (`python -m tools.busy pytest -m faults`).
+when every process holding it has exited), each whole wait under the ceiling HANG that only a hang reaches, also on
+a machine whose every core is busy with other jobs (`python -m tools.busy pytest -m faults`) and when pytest itself
+was started with SIGINT ignored (a background job): the process starts with SIGINT at its default, as a terminal's
+foreground job has it, unless the test asks otherwise.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import h5py
@@ -204,9 +207,11 @@ class Watched:
             rest = job.rest()   # once every process holding the output has exited
     """
 
-    def __init__(self, args: list[str], cwd: Path, env: dict[str, str]) -> None:
+    def __init__(self, args: list[str], cwd: Path, env: dict[str, str], sigint=signal.SIG_DFL) -> None:
+        """`sigint`: SIGINT's disposition in the process (SIG_IGN: as in a shell's background job)."""
         self.process = subprocess.Popen(args, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                        text=True, start_new_session=True)
+                                        text=True, start_new_session=True,
+                                        preexec_fn=lambda: signal.signal(signal.SIGINT, sigint))
         self.seen: list[str] = []
         self._lines: queue.Queue[str | None] = queue.Queue()
         threading.Thread(target=self._read, daemon=True).start()
@@ -216,28 +221,30 @@ class Watched:
             self._lines.put(line)
         self._lines.put(None)  # end of output: every process that held it has exited
 
-    def _next(self) -> str | None:
+    def _next(self, deadline: float) -> str | None:
         try:
-            return self._lines.get(timeout=HANG)
+            return self._lines.get(timeout=max(0.0, deadline - time.monotonic()))
         except queue.Empty:
-            raise AssertionError(f"no output for {HANG} s: a hang. So far:\n{''.join(self.seen)}") from None
+            raise AssertionError(f"still waiting after {HANG} s: a hang. So far:\n{''.join(self.seen)}") from None
 
     def wait_for(self, *texts: str) -> None:
-        """Read until each of `texts` has appeared in a line; fails when the output ends first."""
+        """Read until each of `texts` has appeared in a line, within HANG in all; fails when the output ends first."""
+        deadline = time.monotonic() + HANG
         missing = list(texts)
         while missing:
-            line = self._next()
+            line = self._next(deadline)
             assert line is not None, f"the output ended before {missing}:\n{''.join(self.seen)}"
             self.seen.append(line)
             missing = [text for text in missing if text not in line]
 
     def rest(self) -> str:
         """The output from here to its end, once every process holding it has exited (a worker outliving the
-        process keeps it open: that is a hang), and the process has exited."""
+        process keeps it open: that is a hang), and the process has exited; within HANG in all."""
+        deadline = time.monotonic() + HANG
         lines = []
-        while (line := self._next()) is not None:
+        while (line := self._next(deadline)) is not None:
             lines.append(line)
-        self.process.wait(timeout=HANG)
+        self.process.wait(timeout=max(1.0, deadline - time.monotonic()))
         self.seen.extend(lines)
         return "".join(lines)
 

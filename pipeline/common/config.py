@@ -24,8 +24,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 
-import yaml
-
+from pipeline.common import inputs, params_file
 from pipeline.common.errors import UserError
 
 PARAMS_FILE = Path("params.yaml")
@@ -162,14 +161,8 @@ def _fields(cls: type) -> dict[str, dataclasses.Field]:
 # -- loading --------------------------------------------------------------------------------------------
 
 def read_tree(path: Path = PARAMS_FILE) -> dict:
-    """params.yaml as a dict; a missing or unreadable file is one UserError line."""
-    try:
-        tree = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    except (OSError, ValueError, yaml.YAMLError) as err:
-        raise UserError(f"{path}: cannot read ({err.__class__.__name__}: {' '.join(str(err).split())})") from None
-    if not isinstance(tree, dict):
-        raise UserError(f"{path}: must hold a mapping of sections (data, q1, q2, q3)")
-    return tree
+    """params.yaml as a dict; a missing or unreadable file, or a key written twice, is one UserError line each."""
+    return params_file.read(path)
 
 
 class _Loader:
@@ -316,6 +309,8 @@ def load(schema: Mapping[str, type], keys: Iterable[str], tree: dict | None = No
     loader.relations(root)
     if loader.problems:
         raise UserError("\n".join(loader.problems))
+    inputs.record_params(PARAMS_FILE, loader.tree,
+                         [".".join(part.format(**names) for part in key.split(".")) for key in keys])
     return root
 
 

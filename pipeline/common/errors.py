@@ -6,6 +6,8 @@ import contextlib
 import os
 import signal
 import sys
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,7 +17,10 @@ from threadpoolctl import threadpool_limits
 EXIT_USER_ERROR = 2
 EXIT_INTERRUPTED = 130  # Ctrl-C or SIGTERM
 HELD = (signal.SIGINT, signal.SIGTERM)
+PARENT_POLL = 0.5  # seconds between a stage's checks that the process that started it is alive
+SHELLS = {"sh", "bash", "dash", "zsh", "fish"}  # a starter that is one of these is a shell between dvc and the stage
 _stage = "the stage"  # what `run` runs, for messages (see `stage`)
+_starters: list[tuple[int, int]] | None = None  # (pid, parent pid) of what started the running stage; None: no stage
 
 
 class UserError(Exception):
@@ -61,6 +66,7 @@ def run(app: typer.Typer) -> None:
     signal.signal(signal.SIGTERM, _interrupt)
     if signal.getsignal(signal.SIGINT) is signal.default_int_handler:  # not where the shell ignores Ctrl-C
         signal.signal(signal.SIGINT, _interrupt)
+    _watch_starter()
     try:
         staging.start()
         inputs.start()
@@ -75,9 +81,56 @@ def run(app: typer.Typer) -> None:
         _fail([f"{where}{err.strerror or err}; {staging.outcome()}"])
     except MemoryError:
         _fail([f"out of memory: lower the sizes in params.yaml; {staging.outcome()}"])
+    finally:
+        _stop_watching()
     if code == EXIT_INTERRUPTED:  # said once the stage has unwound: its seed workers have stopped, it is the last line
         print(f"interrupted: {staging.outcome()}; run `dvc repro` to finish", file=sys.stderr)
     sys.exit(code if isinstance(code, int) else 0)
+
+
+def _parent_of(pid: int) -> int | None:
+    """The parent process id of `pid` (Linux /proc); None when `pid` is gone."""
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def _watch_starter() -> None:
+    """Stop this stage (as SIGTERM would) once the process that started it is gone: dvc killed alone (a CI cancel, a
+    closed terminal, `dvc queue kill --force`) must not leave it training on and publishing outputs dvc.lock will
+    never record. A shell in between (`bash -c` of dvc) is looked through. Not under nohup (SIGHUP ignored): the
+    stage is then meant to outlive its starter."""
+    global _starters
+    if signal.getsignal(signal.SIGHUP) is signal.SIG_IGN:
+        return
+    parent = os.getppid()
+    _starters = [(os.getpid(), parent)]
+    try:
+        shell = Path(f"/proc/{parent}/comm").read_text().strip() in SHELLS
+    except OSError:
+        shell = False
+    if shell and (grandparent := _parent_of(parent)) is not None:
+        _starters.append((parent, grandparent))
+    if not any(thread.name == "stage-starter-watch" for thread in threading.enumerate()):
+        threading.Thread(target=_watch, name="stage-starter-watch", daemon=True).start()
+
+
+def _stop_watching() -> None:
+    global _starters
+    _starters = None
+
+
+def _watch() -> None:
+    while True:
+        time.sleep(PARENT_POLL)
+        starters = _starters
+        if starters and any(_parent_of(pid) != parent for pid, parent in starters):
+            _stop_watching()
+            with contextlib.suppress(OSError):  # the terminal may be gone with the starter
+                print(f"note: {_stage}: the process that started it has exited; stopping", file=sys.stderr,
+                      flush=True)
+            os.kill(os.getpid(), signal.SIGTERM)
 
 
 def _fail(lines: list[str]) -> None:

@@ -1,10 +1,11 @@
-"""The data files a stage read, kept to what they were when it read them.
+"""The data files and params.yaml values a stage read, kept to what they were when it read them.
 
-DVC hashes a stage's dependencies after the stage ends, so a data file replaced while a stage ran would be recorded
-in dvc.lock as what produced outputs that came from the old file. A stage run (pipeline.common.errors.run) therefore
-records the SHA-256 of each data file as it opens it (pipeline.common.h5.open_file), and just before its outputs
-are swapped in (pipeline.common.staging) checks that every file still has it: if not, it stops with one line per
-file and publishes nothing.
+DVC hashes a stage's dependencies and reads its params after the stage ends, so a data file replaced or a params
+value changed while a stage ran (a second `dvc exp run -S` in the same workspace, an editor) would be recorded in
+dvc.lock as what produced outputs that came from the old one. A stage run (pipeline.common.errors.run) therefore
+records the SHA-256 of each data file as it opens it (pipeline.common.h5.open_file) and the value of each params.yaml
+key it loads (pipeline.common.config.load), and just before its outputs are swapped in (pipeline.common.staging)
+checks that every file and value is still what it was: if not, it stops with one line each and publishes nothing.
 """
 
 from __future__ import annotations
@@ -12,9 +13,11 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
+from pipeline.common import params_file
 from pipeline.common.errors import UserError, stage
 
 _read: dict[Path, str] | None = None  # path -> hash when first read; None outside a stage run
+_params: dict[Path, dict[str, object]] = {}  # params file -> {dotted key: value when loaded}, during a stage run
 
 
 def sha256(path: str | Path) -> str:
@@ -24,9 +27,18 @@ def sha256(path: str | Path) -> str:
 
 
 def start() -> None:
-    """Record the data files read from now on (a stage run begins)."""
+    """Record the data files and params read from now on (a stage run begins)."""
     global _read
     _read = {}
+    _params.clear()
+
+
+def record_params(path: Path, tree: dict, keys: list[str]) -> None:
+    """Note the values of the dotted `keys` in `tree`, the params file `path` as the stage loaded it."""
+    if _read is not None:
+        noted = _params.setdefault(Path(path), {})
+        for key in keys:
+            noted.setdefault(key, params_file.value_at(tree, key))
 
 
 def record(path: str | Path) -> None:
@@ -37,7 +49,35 @@ def record(path: str | Path) -> None:
 
 
 def check() -> None:
-    """UserError naming every recorded file that changed (or went) since it was read."""
-    changed = [path for path, digest in (_read or {}).items() if not path.is_file() or sha256(path) != digest]
+    """UserError naming every recorded file that changed (or went) since it was read, and every params value."""
+    changed = [f"{path} changed while {stage()} ran; run again"
+               for path, digest in (_read or {}).items() if not path.is_file() or sha256(path) != digest]
+    for path, values in _params.items():
+        changed += _params_changed(path, values)
     if changed:
-        raise UserError("\n".join(f"{path} changed while {stage()} ran; run again" for path in changed))
+        raise UserError("\n".join(changed))
+
+
+def _params_changed(path: Path, values: dict[str, object]) -> list[str]:
+    """A line for each of `values` (dotted key -> value when loaded) that `path` no longer holds."""
+    try:
+        tree = params_file.read(path)
+    except UserError as err:
+        return [f"{path} changed while {stage()} ran and can no longer be read ({err}); run again"]
+    return [f"{path} {key} changed while {stage()} ran (from {_shown(was)} to {_shown(now)}); its outputs would "
+            "not match it; run again"
+            for loaded, value in values.items()
+            for key, was, now in _differences(loaded, value, params_file.value_at(tree, loaded))]
+
+
+def _differences(key: str, was: object, now: object) -> list[tuple[str, object, object]]:
+    """(dotted key, old, new) of each leaf that differs between two values of `key` (sections compared per key)."""
+    if isinstance(was, dict) and isinstance(now, dict):
+        return [found for name in dict.fromkeys([*was, *now])
+                for found in _differences(f"{key}.{name}", was.get(name, params_file.MISSING),
+                                          now.get(name, params_file.MISSING))]
+    return [] if was == now and type(was) is type(now) else [(key, was, now)]
+
+
+def _shown(value: object) -> str:
+    return "absent" if value is params_file.MISSING else repr(value)

@@ -14,6 +14,10 @@ does not delete them before the stage runs either: a failed stage loses nothing.
 A stage killed with SIGKILL before its swap leaves only `.staging/<id>` (git- and DVC-ignored), which the next run
 of the same stage drops (all old). One killed during its swap leaves the marker and some outputs missing (`dvc
 status` lists them as deleted): the next run of any stage finishes that swap as it starts (all new) and says so.
+The marker is written whole (beside it, synced, renamed into place), so a kill or a full disk cannot leave it cut;
+one that still cannot be read (a damaged disk, an edit) is matched by its folder's id with the stage of dvc.lock
+that declares those outputs, and the swap is finished the same way; one that matches no stage is moved aside whole,
+nothing deleted, and the run goes on.
 Swaps and their completion lock the folder .staging: a stage starting beside another one's swap waits for it.
 """
 
@@ -29,11 +33,14 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import yaml
+
 from pipeline.common import inputs
 from pipeline.common.errors import UserError, naming, signals_held
 
 STAGING = Path(".staging")
 MARKER = "swapping"
+DVC_LOCK = Path("dvc.lock")  # where an unreadable marker's outputs are found again, by the id of their set
 UNCHANGED = "earlier outputs are unchanged"
 _active: list[tuple[list[Path], Path]] = []  # (declared outputs, their staging "new" folder) of the open block
 _outcome = UNCHANGED  # what became of this process's outputs, for its last message (`outcome`)
@@ -68,11 +75,70 @@ def _finish_left_swaps() -> None:
         return
     with _locked():
         for marker in sorted(STAGING.glob(f"*/{MARKER}")):
-            declared = [Path(out) for out in json.loads(marker.read_text())]
+            declared = _declared(marker)
+            if declared is None:
+                continue
             _move_in(declared, marker.parent)
             shutil.rmtree(marker.parent, ignore_errors=True)
             print(f"note: finished an earlier run's unfinished output swap: {', '.join(map(str, declared))} "
                   "replaced", file=sys.stderr)
+
+
+def _declared(marker: Path) -> list[Path] | None:
+    """The outputs the swap of `marker` replaces; None (its folder moved aside, said in a note) when neither the
+    marker nor dvc.lock tells them."""
+    try:
+        declared = json.loads(marker.read_text())
+        if isinstance(declared, list) and declared and all(isinstance(out, str) for out in declared):
+            return [Path(out) for out in declared]
+        found = f"not a list of outputs: {marker.read_text()[:40]!r}"
+    except (OSError, UnicodeDecodeError, ValueError) as err:
+        found = "empty" if marker.is_file() and not marker.stat().st_size else f"cut or damaged ({err})"
+    stage, outs = _stage_with_id(marker.parent.name)
+    if outs:
+        print(f"note: {marker} could not be read ({found}); its outputs are those of {stage} in {DVC_LOCK}",
+              file=sys.stderr)
+        return outs
+    aside = STAGING / f"unreadable-{marker.parent.name}"
+    shutil.rmtree(aside, ignore_errors=True)
+    marker.parent.rename(aside)
+    print(f"note: {marker} could not be read ({found}) and no stage in {DVC_LOCK} has its outputs; its old and new "
+          f"copies are kept in {aside}; run `dvc status` to see what is missing and `dvc repro` to rebuild it",
+          file=sys.stderr)
+    return None
+
+
+def _stage_with_id(root_id: str) -> tuple[str, list[Path]]:
+    """The dvc.lock stage whose outputs' staging folder is `root_id`, and those outputs ("", [] when none)."""
+    try:
+        stages = yaml.safe_load(DVC_LOCK.read_text())["stages"]
+        for name, stage in stages.items():
+            outs = [Path(out["path"]) for out in stage.get("outs", [])]
+            if outs and _root(outs).name == root_id:
+                return name, outs
+    except (OSError, yaml.YAMLError, KeyError, TypeError, AttributeError):
+        pass
+    return "", []
+
+
+def _root(outs: list[Path]) -> Path:
+    """The staging folder of the output set `outs`: named by a hash of their sorted paths."""
+    return STAGING / hashlib.sha1("\n".join(sorted(map(str, outs))).encode()).hexdigest()[:12]
+
+
+def _write_whole(path: Path, text: str) -> None:
+    """`path` holds `text` or stays as it was, whatever stops the write: written beside it, synced, renamed."""
+    part = path.with_name(path.name + ".part")
+    with open(part, "w", encoding="utf-8") as handle:
+        handle.write(text)
+        handle.flush()
+        os.fsync(handle.fileno())
+    part.rename(path)
+    folder = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(folder)
+    finally:
+        os.close(folder)
 
 
 @contextlib.contextmanager
@@ -95,7 +161,7 @@ def _swap(declared: list[Path], root: Path) -> None:
     global _outcome
     marker = root / MARKER
     with naming(marker):
-        marker.write_text(json.dumps([str(out) for out in declared]))
+        _write_whole(marker, json.dumps([str(out) for out in declared]))
     _outcome = "the output swap was cut short; the next stage run finishes it"
     moved: list[Path] = []
     try:
@@ -120,9 +186,12 @@ def _move_aside(out: Path, root: Path) -> None:
 
 
 def _move_in(declared: list[Path], root: Path) -> None:
-    """Every staged output into place; one still holding its old version is moved aside first."""
+    """Every staged output into place; one still holding its old version is moved aside first. An output with
+    neither a new copy nor a version in place gets its old copy back: the last copy of an output is never lost."""
     for out in declared:
-        new = root / "new" / out
+        new, old = root / "new" / out, root / "old" / out
+        if not new.exists() and not out.exists() and old.exists():
+            new = old
         if new.exists():
             if out.exists():
                 _move_aside(out, root)
@@ -134,7 +203,7 @@ def _move_in(declared: list[Path], root: Path) -> None:
 def outputs(*declared: str | Path) -> Iterator[None]:
     """Write the block's outputs (the files or folders `declared`) as one set; see the module doc."""
     outs = [Path(p) for p in declared]
-    root = STAGING / hashlib.sha1("\n".join(sorted(map(str, outs))).encode()).hexdigest()[:12]
+    root = _root(outs)
     _finish_left_swaps()
     shutil.rmtree(root, ignore_errors=True)  # what a run of this stage killed before its swap left
     _active.append((outs, root / "new"))

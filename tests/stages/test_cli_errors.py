@@ -23,7 +23,7 @@ from pipeline.q2 import train as q2_train
 from pipeline.q3 import compare
 from pipeline.q3 import train as q3_train
 from pipeline.report import write
-from tests.conftest import HANG, Project, run_stage, stage_env
+from tests.conftest import Project, Watched, run_stage, stage_env
 
 pytestmark = pytest.mark.slow  # each test starts one or more Python processes
 STAGES = (preprocess, search, q1_train, sweep, sweep_summary, q2_train, summary, predict, embeddings, q3_train,
@@ -194,20 +194,15 @@ def ignores_sigint(pid: int) -> bool:
 def test_an_interrupted_stage_prints_one_line_and_exits_130(tmp_path, signum, sigint):
     project = Project(tmp_path / "p").set("q2.sizes.d4_p8.epochs", 100000).set("q2.patience", 100000)
     # a shell's background job starts with SIGINT ignored (Python then keeps ignoring it): choose the disposition
-    job = subprocess.Popen([sys.executable, "-m", "pipeline.q2.train", "d4_p8"], cwd=project.root, env=stage_env(),
-                           stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True,
-                           preexec_fn=lambda: signal.signal(signal.SIGINT, sigint))
-    try:
-        assert "epoch 1/100000:" in job.stderr.readline()  # training is under way
+    with Watched([sys.executable, "-m", "pipeline.q2.train", "d4_p8"], project.root, stage_env(), sigint=sigint) as job:
+        job.wait_for("epoch 1/100000:")  # training is under way
         if sigint == signal.SIG_IGN:  # Ctrl-C does nothing to it (the system drops it): it trains on until SIGTERM
-            assert ignores_sigint(job.pid)
-            job.send_signal(signal.SIGINT)
+            assert ignores_sigint(job.process.pid)
+            job.process.send_signal(signal.SIGINT)
             signum = signal.SIGTERM
-        job.send_signal(signum)
-        rest = job.communicate(timeout=HANG)[1]
-    finally:
-        job.kill()
-    assert job.returncode == 130 and "Traceback" not in rest, rest
+        job.process.send_signal(signum)
+        rest = job.rest()
+    assert job.process.returncode == 130 and "Traceback" not in rest, rest
     assert rest.count(INTERRUPTED) == 1 and rest.rstrip().endswith(INTERRUPTED), rest[-500:]
     assert not [folder for folder in ("artifacts", "results", "plots", "metrics", "logs")
                 if (project.root / folder).exists()]

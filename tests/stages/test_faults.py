@@ -62,6 +62,25 @@ def test_an_interrupt_stops_every_worker_and_exits_130_with_one_line(tmp_path, s
     assert "Traceback" not in rest and rest.count("interrupted:") == 1 and rest.rstrip().endswith(INTERRUPTED), rest
 
 
+@pytest.mark.parametrize("starter", ["python", "shell"])
+def test_a_stage_whose_starter_exits_stops_with_its_workers_and_publishes_nothing(tmp_path, starter):
+    """dvc killed alone (a CI cancel, a closed terminal): the stage it started, and a shell between them, are
+    orphaned; the stage stops within seconds instead of training on and swapping in outputs dvc.lock never records."""
+    project = _endless(Project(tmp_path / "p"))
+    stage = [sys.executable, "-m", "pipeline.q2.train", NET]
+    if starter == "shell":  # dvc runs `$SHELL -c <cmd>`: a shell that does not exec the command stays between
+        stage = ["bash", "-c", f"{' '.join(stage)}; true"]
+    args = [sys.executable, "-c", "import subprocess, sys; subprocess.Popen(sys.argv[1:]).wait()", *stage]
+    with Watched(args, project.root, stage_env()) as job:
+        job.wait_for(*(f"seed {seed} epoch 1/" for seed in SEEDS))
+        job.process.kill()  # the starter alone; a shell between it and the stage lives on
+        rest = job.rest()  # once the stage and its workers are gone
+    assert "Traceback" not in rest, rest
+    assert f"note: pipeline.q2.train {NET}: the process that started it has exited; stopping" in rest, rest
+    assert rest.rstrip().endswith(INTERRUPTED), rest
+    assert not (project.root / "results").exists()
+
+
 @workers
 def test_a_worker_killed_with_kill_9_stops_the_stage_with_one_line_naming_its_seed(tmp_path):
     project = _endless(Project(tmp_path / "p"))

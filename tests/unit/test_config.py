@@ -383,3 +383,24 @@ def test_read_tree_returns_the_file_as_read(tmp_path):
     path.write_text("q2:\n  sizes:\n    a: {dim: 1}\n    b: {dim: 2}\nq3: {models: {gru: {}}}\n")
     tree = read_tree(path)
     assert list(tree["q2"]["sizes"]) == ["a", "b"] and tree["q3"] == {"models": {"gru": {}}}
+
+
+def test_a_key_written_twice_is_refused_with_both_lines_as_dvc_refuses_the_file(tmp_path):
+    path = tmp_path / "params.yaml"
+    path.write_text("q3:\n  models:\n    gru:\n      lr: 0.1\n      epochs: 3\n      lr: 0.5\n  seeds: [0]\n"
+                    "q2:\n  seeds: [0]\n  seeds: [1]\n")
+    with pytest.raises(UserError) as err:
+        read_tree(path)
+    assert str(err.value).splitlines() == [
+        f"{path} q3.models.gru.lr: written twice (lines 4 and 6); DVC refuses such a file: keep one",
+        f"{path} q2.seeds: written twice (lines 9 and 10); DVC refuses such a file: keep one"]
+
+
+def test_dvc_refuses_a_key_written_twice_too(tmp_path):
+    """What the stage refuses is what DVC's own reader refuses (so no stage runs on a file `dvc repro` will not)."""
+    from dvc.utils.serialize import YAMLFileCorruptedError, load_yaml
+
+    path = tmp_path / "params.yaml"
+    path.write_text("q3:\n  lr: 0.1\n  lr: 0.5\n")
+    with pytest.raises(YAMLFileCorruptedError):
+        load_yaml(path)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from pathlib import Path
 
 import pytest
 
@@ -68,3 +69,39 @@ def test_nothing_is_recorded_outside_a_stage_run(tmp_path, monkeypatch):
     inputs.record("a.h5")
     (tmp_path / "a.h5").unlink()
     inputs.check()
+
+
+def write_params(tmp_path, epochs, lr=0.1):
+    (tmp_path / "params.yaml").write_text(f"q3:\n  models:\n    gru:\n      epochs: {epochs}\n      lr: {lr}\n"
+                                          "  seeds: [0, 1]\n")
+
+
+def test_params_unchanged_since_loaded_pass(recording, tmp_path):
+    write_params(tmp_path, 2)
+    inputs.record_params(Path("params.yaml"), {"q3": {"models": {"gru": {"epochs": 2, "lr": 0.1}}, "seeds": [0, 1]}},
+                         ["q3.models.gru", "q3.seeds"])
+    (tmp_path / "params.yaml").write_text("# a comment, the same values\n" + (tmp_path / "params.yaml").read_text())
+    inputs.check()
+
+
+def test_a_params_value_changed_while_the_stage_ran_is_one_line_naming_the_key(recording, tmp_path):
+    """As with two `dvc exp run -S` at once in one workspace: the second rewrites params.yaml under the first."""
+    write_params(tmp_path, 2)
+    inputs.record_params(Path("params.yaml"), {"q3": {"models": {"gru": {"epochs": 2, "lr": 0.1}}, "seeds": [0, 1]}},
+                         ["q3.models.gru", "q3.seeds"])
+    write_params(tmp_path, 1, lr=1)
+    with pytest.raises(UserError) as err:
+        inputs.check()
+    assert str(err.value).splitlines() == [
+        "params.yaml q3.models.gru.epochs changed while q3_train@gru ran (from 2 to 1); its outputs would not match "
+        "it; run again",
+        "params.yaml q3.models.gru.lr changed while q3_train@gru ran (from 0.1 to 1); its outputs would not match "
+        "it; run again"]
+
+
+def test_a_params_file_unreadable_at_the_end_is_one_line(recording, tmp_path):
+    write_params(tmp_path, 2)
+    inputs.record_params(Path("params.yaml"), {"q3": {"seeds": [0, 1]}}, ["q3.seeds"])
+    (tmp_path / "params.yaml").write_text("q3: [cut")
+    with pytest.raises(UserError, match=r"^params.yaml changed while q3_train@gru ran and can no longer be read"):
+        inputs.check()

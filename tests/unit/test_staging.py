@@ -209,3 +209,56 @@ def test_a_write_that_fills_the_disk_names_the_file(old):
             full.write("x")
     assert (err.value.errno, err.value.filename) == (errno.ENOSPC, "d/x.json")
     assert tree() == old and nothing_staged()
+
+
+def test_the_marker_is_written_whole_or_not_at_all(old, monkeypatch):
+    """Written beside, synced, renamed: a write cut short (a kill, a full disk) leaves no marker, never a cut one."""
+    def full_disk(fd):  # where a full disk shows when the text was only buffered
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(staging.os, "fsync", full_disk)
+    with pytest.raises(OSError, match="No space left on device"), outputs(*OUTS):
+        write_new()
+    assert tree() == old and not list(STAGING.glob("*/swapping*"))
+
+
+def swap_with_a_damaged_marker(damage: str) -> Path:
+    """The state a swap killed after moving a.txt in leaves, with its marker then damaged."""
+    root = staging_root()
+    (root / "old/d").mkdir(parents=True)
+    Path("d").rename(root / "old/d")
+    Path("a.txt").write_text("killed run's a")
+    (root / "new/d").mkdir(parents=True)
+    (root / "new/d/k.txt").write_text("killed run's d")
+    (root / "swapping").write_text(damage)
+    return root
+
+
+@pytest.mark.parametrize("damage", ["", '["a.t'], ids=["empty", "cut"])
+def test_an_unreadable_marker_is_read_again_from_dvc_lock_and_the_swap_finished(old, capsys, damage):
+    root = swap_with_a_damaged_marker(damage)
+    Path("dvc.lock").write_text("schema: '2.0'\nstages:\n  other:\n    outs:\n    - path: z\n  train:\n    outs:\n"
+                                "    - path: a.txt\n      md5: 1\n    - path: d\n      md5: 2\n")
+    staging.start()
+    lock = Path("dvc.lock").read_bytes()
+    assert tree() == {"a.txt": b"killed run's a", "d/k.txt": b"killed run's d", "dvc.lock": lock}
+    assert nothing_staged()
+    found = "empty" if not damage else "cut or damaged ("
+    notes = capsys.readouterr().err.splitlines()
+    assert notes[0].startswith(f"note: {root}/swapping could not be read ({found}") and \
+        notes[0].endswith("its outputs are those of train in dvc.lock"), notes
+    assert notes[1] == "note: finished an earlier run's unfinished output swap: a.txt, d replaced"
+
+
+def test_an_unreadable_marker_no_stage_explains_is_kept_aside_whole_and_the_run_goes_on(old, capsys):
+    root = swap_with_a_damaged_marker("")
+    staging.start()  # no dvc.lock
+    aside = STAGING / f"unreadable-{root.name}"
+    assert not root.exists() and (aside / "old/d/old.txt").read_text() == "old d"  # the last copy of d is kept
+    assert (aside / "new/d/k.txt").is_file()
+    [note] = capsys.readouterr().err.splitlines()
+    assert note.startswith(f"note: {root}/swapping could not be read (empty) and no stage in dvc.lock has its outputs")
+    assert f"kept in {aside}; run `dvc status`" in note
+    with outputs(*OUTS):  # the next run of the stage is not wedged
+        write_new()
+    assert Path("a.txt").read_text() == "new a"
