@@ -280,3 +280,77 @@ def test_a_divergence_from_weight_decay_under_dvc_repro_names_weight_decay(clean
                          r"error: q2_train d8_p64 seed [01]: training diverged at epoch \d+ \(loss \S+\); lower "
                          r"params.yaml q2.sizes.d8_p64.lr \(now \S+\), q2.sizes.d8_p64.weight_decay \(now 1000\), "
                          r"q2.momentum \(now \S+\) or q2.init_std \(now \S+\)")
+
+
+def _stage_stopped_with_its_dvc(job: Watched) -> str:
+    """SIGTERM to the dvc process alone (a CI cancel, a closed terminal), not its group; the output to its end."""
+    stage = _stage_pid(job.process.pid, "pipeline.q2.train")
+    job.process.send_signal(signal.SIGTERM)
+    rest = job.rest()  # once dvc, the stage and its workers have all exited
+    assert not Path(f"/proc/{stage}").exists() or "zombie" in Path(f"/proc/{stage}/status").read_text()
+    return rest
+
+
+@pytest.mark.faults
+@pytest.mark.parametrize("command", [["repro"], ["exp", "run"]], ids=["dvc-repro", "dvc-exp-run"])
+def test_sigterm_to_dvc_alone_stops_its_stage_and_publishes_nothing(clean, command):
+    set_params(clean, ENDLESS)
+    with Watched([sys.executable, "-m", "dvc", *command, "q2_train@d32_p256"], clean, dvc_env()) as job:
+        job.wait_for(*(f"seed {seed} epoch 2/" for seed in TINY["q2.seeds"]))
+        rest = _stage_stopped_with_its_dvc(job)
+    assert "Traceback" not in rest, rest
+    assert "note: q2_train@d32_p256: the process that started it has exited; stopping" in rest, rest
+    assert INTERRUPTED in rest, rest
+    assert changed_files(clean) == [], "the stage published outputs dvc.lock does not record"
+    _usable_and_up_to_date(clean)
+
+
+@pytest.mark.faults
+def test_params_changed_while_dvc_repro_ran_publish_nothing(clean):
+    """As when a second `dvc exp run -S` rewrites params.yaml in the same workspace while the first trains."""
+    done = subprocess.run([sys.executable, "-m", "dvc", "repro", "--force", "q3_train@gru"], cwd=clean,
+                          env=_fault_env("set:q3.models.gru.epochs=99"), capture_output=True, text=True, timeout=HANG)
+    assert done.returncode != 0 and "Traceback" not in done.stderr, done.stderr
+    [line] = _error_lines(done)
+    assert re.fullmatch(r"error: params.yaml q3.models.gru.epochs changed while q3_train@gru ran \(from \d+ to 99\); "
+                        r"its outputs would not match it; run again", line), line
+    assert changed_files(clean) == []  # no output, and dvc.lock as it was
+    status = dvc(clean, "status", "q3_train@gru")
+    assert "q3.models.gru.epochs" in status.stdout, status.stdout  # what changed is params.yaml, and DVC says so
+    _usable_and_up_to_date(clean)
+
+
+@pytest.mark.faults
+@pytest.mark.parametrize("damage", ["", '["plots/q1/prepro'], ids=["empty", "cut"])
+def test_a_damaged_swap_marker_no_longer_wedges_dvc_repro(clean, damage):
+    killed = subprocess.run([sys.executable, "-m", "dvc", "repro", "--force", "q1_preprocess"], cwd=clean,
+                            env=_fault_env("kill-in-swap"), capture_output=True, text=True, timeout=HANG)
+    assert killed.returncode != 0
+    [marker] = (clean / ".staging").glob("*/swapping")
+    marker.write_text(damage)  # what a kill in the write or a full disk once left
+    again = dvc(clean, "repro", "q1_preprocess")
+    assert again.returncode == 0 and "Traceback" not in again.stderr, again.stdout + again.stderr
+    notes = [line for line in (again.stdout + again.stderr).splitlines() if line.startswith("note: ")]
+    assert notes[0].startswith(f"note: .staging/{marker.parent.name}/swapping could not be read ("), notes
+    assert notes[0].endswith("its outputs are those of q1_preprocess in dvc.lock"), notes
+    assert notes[1] == ("note: finished an earlier run's unfinished output swap: plots/q1/preprocess, "
+                        "results/q1/preprocess replaced"), notes
+    assert changed_files(clean) == []
+    _usable_and_up_to_date(clean)
+
+
+def test_a_params_key_written_twice_is_refused_by_the_stage_as_by_dvc(clean):
+    params = clean / "params.yaml"
+    text = params.read_text()
+    params.write_text(text.replace("\nq3:\n", "\nq3:\n  seeds: [7]\n", 1))
+    lines = params.read_text().splitlines()
+    first = lines.index("q3:") + 2  # 1-based, the line after q3:
+    second = next(n for n, line in enumerate(lines, 1) if n > first and line.startswith("  seeds:"))
+    assert all(line.startswith((" ", "#")) or not line for line in lines[first:second - 1])  # both in q3
+    by_dvc = dvc(clean, "repro", "q3_train@gru")
+    assert by_dvc.returncode != 0 and "YAML file structure is corrupted" in by_dvc.stdout + by_dvc.stderr
+    direct = subprocess.run([sys.executable, "-m", "pipeline.q3.train", "gru"], cwd=clean, env=dvc_env(),
+                            capture_output=True, text=True, timeout=HANG)
+    assert direct.returncode == 2 and direct.stderr.splitlines() == [
+        f"error: params.yaml q3.seeds: written twice (lines {first} and {second}); DVC refuses such a file: keep one"]
+    assert changed_files(clean) == []

@@ -5,6 +5,7 @@ only (not in DVC's own):
     kill-in-swap     SIGKILL as soon as the output swap has moved its first old output aside
     signal-in-swap   SIGTERM at that moment, delivered to another thread of the process than the one swapping
     change:<file>    <file> changes (a byte appended) when the stage writes its first output, after it read its data
+    set:<key>=<yaml> params.yaml's dotted <key> is set to <yaml> at that moment (as a second `dvc exp run -S` does)
 
 The faults are exact moments, not times: a test needs no luck, whatever the load of the machine.
 """
@@ -45,16 +46,33 @@ def _signal_from_another_thread() -> None:
     raised.join()
 
 
-def _change_on_first_write(path: str) -> None:
+def _on_first_write(act) -> None:
     replace = os.replace
 
     def replaced(src, dst, **kwargs):
         os.replace = replace
-        with open(path, "ab") as handle:
-            handle.write(b"\0")
+        act()
         return replace(src, dst, **kwargs)
 
     os.replace = replaced
+
+
+def _append_a_byte(path: str) -> None:
+    with open(path, "ab") as handle:
+        handle.write(b"\0")
+
+
+def _set_param(assignment: str) -> None:
+    import yaml
+
+    dotted, value = assignment.split("=", 1)
+    tree = yaml.safe_load(pathlib.Path("params.yaml").read_text())
+    *parents, leaf = dotted.split(".")
+    node = tree
+    for key in parents:
+        node = node[key]
+    node[leaf] = yaml.safe_load(value)
+    pathlib.Path("params.yaml").write_text(yaml.safe_dump(tree, sort_keys=False))
 
 
 if FAULT and "-m" in ARGV[:-1] and ARGV[ARGV.index("-m") + 1].startswith("pipeline."):
@@ -63,6 +81,8 @@ if FAULT and "-m" in ARGV[:-1] and ARGV[ARGV.index("-m") + 1].startswith("pipeli
     elif FAULT == "signal-in-swap":
         _after_first_move_aside(_signal_from_another_thread)
     elif FAULT.startswith("change:"):
-        _change_on_first_write(FAULT.removeprefix("change:"))
+        _on_first_write(lambda: _append_a_byte(FAULT.removeprefix("change:")))
+    elif FAULT.startswith("set:"):
+        _on_first_write(lambda: _set_param(FAULT.removeprefix("set:")))
     else:
         raise SystemExit(f"EEE443_FAULT = {FAULT!r}: unknown fault")
