@@ -18,16 +18,30 @@ from __future__ import annotations
 import argparse
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 from tools.check_metrics import DEFAULT_RULES, load_rules, metrics_diff, regressions
 
 MARKER = "<!-- eee443-dvc-report -->"
 MAX_IMAGES = 8
+EXIT_USER_ERROR = 2  # as the stages (pipeline.common.errors): one `error: ...` line, no traceback
 
 
 def _run(*args: str) -> str:
     return subprocess.run(list(args), check=True, capture_output=True, text=True).stdout
+
+
+def check_revision(base: str) -> None:
+    """SystemExit(2) with one line when `base` names no commit of this repository."""
+    found = subprocess.run(["git", "rev-parse", "--verify", "--quiet", f"{base}^{{commit}}"], capture_output=True)
+    if found.returncode != 0:
+        _fail(f"--base {base}: no such git revision")
+
+
+def _fail(message: str) -> None:
+    print(f"error: {message}", file=sys.stderr)
+    sys.exit(EXIT_USER_ERROR)
 
 
 def has_rows(table: str) -> bool:
@@ -122,7 +136,13 @@ def main() -> None:
     parser.add_argument("--plots-url", help="where the `dvc plots diff` page was uploaded")
     parser.add_argument("--images-dir", type=Path, help="copy the changed images here and show them side by side")
     args = parser.parse_args()
-    print(build(args.base, args.plots_url, args.images_dir), end="")
+    check_revision(args.base)
+    try:
+        comment = build(args.base, args.plots_url, args.images_dir)
+    except subprocess.CalledProcessError as err:  # dvc or git failing for another reason: its last line says why
+        said = (err.stderr or "").strip().splitlines()
+        _fail(f"`{' '.join(map(str, err.cmd))}` failed (exit {err.returncode})" + (f": {said[-1]}" if said else ""))
+    print(comment, end="")
 
 
 if __name__ == "__main__":

@@ -53,6 +53,7 @@ positive = _interval(lambda v: v > 0, "> 0")
 non_negative = _interval(lambda v: v >= 0, ">= 0")
 open_unit = _interval(lambda v: 0 < v < 1, "in (0, 1)")
 half_open_unit = _interval(lambda v: 0 <= v < 1, "in [0, 1)")
+unit = _interval(lambda v: 0 <= v <= 1, "in [0, 1]")
 momentum = half_open_unit
 angle = _interval(lambda v: 0 <= v <= 180, "in [0, 180] (degrees)")
 factor = _interval(lambda v: 0 < v <= 1, "in (0, 1]")

@@ -51,6 +51,13 @@ def over_seeds(rows: list[dict], keys: Sequence[str], median_by: str) -> dict:
             "per_seed": [{key: row[key] for key in ("seed", *keys, "best_epoch", "stopped_epoch")} for row in rows]}
 
 
+def summary_numbers(keys: Sequence[str]) -> tuple[str, ...]:
+    """The dotted paths of every number an `over_seeds` summary of `keys` holds, for pipeline.common.readers.read_json:
+    a reader checks all of them before it uses any."""
+    return ("seeds", "median_seed", *(f"per_seed.{key}" for key in ("seed", *keys, "best_epoch", "stopped_epoch")),
+            *(f"{key}.{stat}" for key in keys for stat in ("mean", "std", "min", "max")))
+
+
 def seed_folder(seed: int) -> str:
     """Name of a seed's sub-folder in a network's output folders: 'seed0', 'seed1', ..."""
     return f"seed{seed}"

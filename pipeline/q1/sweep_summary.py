@@ -36,7 +36,7 @@ def find_results(results: Path, hidden: list[int], lams: list[float]) -> dict[tu
     """{(hidden, lambda): folder of its result} for every point of the grid; a missing one is a UserError."""
     found = {}
     for path in sorted(results.glob(f"*/{paths.RESULT}")):
-        numbers = read_json(path, ("hidden", "lam"))
+        numbers = read_json(path, numbers=("hidden", "lam"))
         found[(int(numbers["hidden"]), float(numbers["lam"]))] = path.parent
     missing = [f"Lhid {h}, lambda {lam:g}" for lam in lams for h in hidden if (h, float(lam)) not in found]
     if missing:
@@ -53,7 +53,7 @@ def main() -> None:
     for r, lam in enumerate(grid.lam):
         for c, h in enumerate(grid.hidden):
             folder = folders[(h, float(lam))]
-            numbers = read_json(folder / paths.RESULT, RESULT_KEYS)
+            numbers = read_json(folder / paths.RESULT, numbers=RESULT_KEYS)
             rows.append({**numbers, "hidden": h, "lambda": float(lam)})
             model, params = load_network(paths.Q1_SWEEP_ARTIFACTS / folder.name / paths.MODEL)
             size = int(round(np.sqrt(model.n_in)))

@@ -24,7 +24,7 @@ def artifact_path(name: str, seed: int) -> Path:
 
 def median_network(name: str) -> tuple[Path, int]:
     """The model file of the seed with the median validation cross-entropy of q2_train@<name>, and that seed."""
-    seed = read_json(paths.Q2_TRAIN_RESULTS / name / paths.RESULT, ("median_seed",))["median_seed"]
+    seed = read_json(paths.Q2_TRAIN_RESULTS / name / paths.RESULT, numbers=("median_seed",))["median_seed"]
     return artifact_path(name, seed), seed
 
 

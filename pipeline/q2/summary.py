@@ -18,7 +18,7 @@ from pipeline.common import figures, io, paths
 from pipeline.common.config import load, stage_help
 from pipeline.common.errors import make_app, run
 from pipeline.common.readers import read_csv, read_json
-from pipeline.common.seeds import one_seed
+from pipeline.common.seeds import one_seed, summary_numbers
 from pipeline.common.staging import outputs
 from pipeline.q2.params import SCHEMA
 
@@ -67,8 +67,8 @@ def main() -> None:
     results, curves, medians, best_epochs = {}, {}, {}, {}
     for name in names:
         r = results[name] = read_json(paths.Q2_TRAIN_RESULTS / name / paths.RESULT,
-                                      (*SPREAD_KEYS, "dim", "hidden", "median_seed", "per_seed"))
-        curves[name] = read_csv(paths.Q2_TRAIN_PLOTS / name / paths.CURVES, CURVE_COLUMNS)
+                                      numbers=(*summary_numbers(SPREAD_KEYS), "dim", "hidden"))
+        curves[name] = read_csv(paths.Q2_TRAIN_PLOTS / name / paths.CURVES, numeric=CURVE_COLUMNS)
         medians[name] = one_seed(curves[name], r["median_seed"])
         best_epochs[name] = next(row["best_epoch"] for row in r["per_seed"] if row["seed"] == r["median_seed"])
     labels = {name: f"(D, P) = ({r['dim']}, {r['hidden']}), seed {r['median_seed']}" for name, r in results.items()}

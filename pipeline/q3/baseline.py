@@ -20,7 +20,7 @@ from pipeline.common.errors import make_app, run
 from pipeline.common.seeds import seed_folder, spread
 from pipeline.common.staging import outputs
 from pipeline.q3.data import Activities, load_activities
-from pipeline.q3.evaluation import purpose_rngs, validation_split
+from pipeline.q3.evaluation import check_classes, purpose_rngs, validation_split
 from pipeline.q3.features import accuracy, fit_softmax, predict, summary_features
 from pipeline.q3.params import SCHEMA
 from pipeline.q3.recordings import recordings
@@ -53,6 +53,7 @@ def main() -> None:
     """Fit softmax regression on window statistics for each weight decay and seed; keep the best on validation."""
     p = load(SCHEMA, PARAMS)
     acts = load_activities(p.data.data3)
+    check_classes(acts, p.data.data3)
     features, test_features = summary_features(acts.train_x), summary_features(acts.test_x)
     fits = [fit_seed(acts, features, test_features, p.q3.val_fraction, p.q3.baseline.weight_decay, seed)
             for seed in p.q3.seeds]

@@ -30,8 +30,8 @@ from pipeline.common import figures, io, paths
 from pipeline.common.config import load, stage_help
 from pipeline.common.document import Table, to_markdown
 from pipeline.common.errors import make_app, run
-from pipeline.common.readers import read_csv, read_json
-from pipeline.common.seeds import one_seed, seed_folder
+from pipeline.common.readers import read_csv, read_json, same_rows
+from pipeline.common.seeds import one_seed, seed_folder, summary_numbers
 from pipeline.common.staging import outputs
 from pipeline.q3.intervals import Predictions, difference, draw_weights, interval
 from pipeline.q3.params import AUGMENTATION_KEYS, SCHEMA, architecture, augmented
@@ -90,14 +90,21 @@ def table_row(m: str, model: dict, s: dict, low: float, high: float) -> dict:
             "best_epochs": " ".join(str(r["best_epoch"]) for r in s["per_seed"]), "parameters": s["parameters"]}
 
 
-def read_predictions(folder: Path, seeds: list[int]) -> Predictions:
-    return Predictions.from_frames([read_csv(folder / seed_folder(seed) / paths.TEST_PREDICTIONS, PREDICTION_COLUMNS)
-                                    for seed in seeds])
+def read_predictions(folders: dict[str, tuple[Path, list[int]]]) -> dict[str, Predictions]:
+    """{entry: its seeds' test predictions} from {entry: (folder, seeds)}; every file is checked (numbers only, the
+    same windows as the others) before any is used."""
+    frames = {name: {folder / seed_folder(seed) / paths.TEST_PREDICTIONS: None for seed in seeds}
+              for name, (folder, seeds) in folders.items()}
+    for files in frames.values():
+        for path in files:
+            files[path] = read_csv(path, numeric=PREDICTION_COLUMNS)
+    same_rows({path: frame for files in frames.values() for path, frame in files.items()}, "recording")
+    return {name: Predictions.from_frames(list(files.values())) for name, files in frames.items()}
 
 
 def read_curves(names) -> dict[str, pd.DataFrame]:
     """{model: its curves.csv (every seed's validation accuracy per epoch)} for the entries `names`."""
-    return {name: read_csv(paths.Q3_TRAIN_PLOTS / name / paths.CURVES, ("epoch", "seed", "val_accuracy"))
+    return {name: read_csv(paths.Q3_TRAIN_PLOTS / name / paths.CURVES, numeric=("epoch", "seed", "val_accuracy"))
             for name in names}
 
 
@@ -152,11 +159,11 @@ def main() -> None:
     """Collect the per-entry summaries into metrics/q3.json, two tables and a figure."""
     models = {name: m.as_dict() for name, m in load(SCHEMA, PARAMS).q3.models.items()}
     summaries = {m: read_json(paths.Q3_TRAIN_RESULTS / m / paths.RESULT,
-                              (*SPREAD_KEYS, "seeds", "per_seed", "median_seed", "parameters", "val_overlapping_train"))
+                              numbers=(*summary_numbers(SPREAD_KEYS), "parameters", "val_overlapping_train"))
                  for m in models}
-    baseline = read_json(paths.Q3_BASELINE_RESULTS / "summary_softmax.json", ("seeds", "test_accuracy"))
-    predictions = {m: read_predictions(paths.Q3_TRAIN_RESULTS / m, s["seeds"]) for m, s in summaries.items()}
-    predictions[BASELINE] = read_predictions(paths.Q3_BASELINE_RESULTS, baseline["seeds"])
+    baseline = read_json(paths.Q3_BASELINE_RESULTS / "summary_softmax.json", numbers=("seeds",))
+    predictions = read_predictions({**{m: (paths.Q3_TRAIN_RESULTS / m, s["seeds"]) for m, s in summaries.items()},
+                                    BASELINE: (paths.Q3_BASELINE_RESULTS, baseline["seeds"])})
     weights = draw_weights(predictions[BASELINE].recording)
     intervals = {m: interval(p, weights) for m, p in predictions.items()}
     table = pd.DataFrame([table_row(m, models[m], s, *intervals[m]) for m, s in summaries.items()],

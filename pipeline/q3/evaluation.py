@@ -84,6 +84,19 @@ class Split:
     val_overlapping_train: int
 
 
+MIN_CLASS_WINDOWS = 2  # per class in trY: one for training, one held out for validation
+
+
+def check_classes(acts: Activities, path: str | Path) -> None:
+    """UserError naming `path` and every class with fewer than MIN_CLASS_WINDOWS training windows (none included:
+    a model trained without a class would still be scored on it)."""
+    counts = np.bincount(acts.train_y, minlength=len(acts.classes))
+    few = [f"'{acts.classes[c]}' ({counts[c]})" for c in np.flatnonzero(counts < MIN_CLASS_WINDOWS)]
+    if few:
+        raise UserError(f"{path}: trY has too few windows of class {', '.join(few)}; every class needs at least "
+                        f"{MIN_CLASS_WINDOWS} to hold one out for validation")
+
+
 def validation_split(acts: Activities, fraction: float, rng: np.random.Generator) -> Split:
     """The leak-free validation split: whole recordings, stratified by class, `fraction` of each class's windows."""
     groups = recordings(acts.train_x)

@@ -23,6 +23,7 @@ from pipeline.common.config import (
     positive,
     positive_int,
     section,
+    unit,
 )
 
 CELLS = {"rnn": "vanilla (tanh) RNN", "lstm": "LSTM", "gru": "GRU"}  # cell -> what the report calls it
@@ -62,9 +63,12 @@ class Model(Section):
     clip: float = param(non_negative, "max global gradient norm per mini-batch, 0 = off")
     recurrent_init: str = param(one_of(*RECURRENT_INITS), "initialisation of the recurrent matrix Wh")
     recurrent_gain: float = param(positive, "factor on the initial Wh")
-    rotation: float = param(angle, "augmentation: largest random 3-D rotation of a training window, degrees")
-    scale: float = param(half_open_unit, "augmentation: movement scaled by a factor in [1 - scale, 1 + scale]")
-    jitter: float = param(non_negative, "augmentation: std of Gaussian noise on the standardised inputs")
+    rotation: float = param(angle, "augmentation: largest random 3-D rotation of a training window, degrees (180 "
+                                   "reaches every orientation)")
+    scale: float = param(half_open_unit, "augmentation: movement scaled by a factor in [1 - scale, 1 + scale] (below "
+                                         "1: the factor stays positive)")
+    jitter: float = param(unit, "augmentation: std of Gaussian noise on the standardised inputs, in units of the "
+                                "signal's std (1: as strong as the signal)")
 
     def check(self, key: str) -> list[str]:
         return less(key, "lr_min", self.lr_min, "lr", self.lr) if self.schedule == "cosine" else []

@@ -38,7 +38,7 @@ from models.sequence_classifier import RecurrentClassifier
 from models.trainer import TrainingDiverged, TrainResult, train
 from pipeline.common import figures, io, paths
 from pipeline.common.config import Params, load, stage_help
-from pipeline.common.errors import UserError, diverged, make_app, run
+from pipeline.common.errors import diverged, make_app, run
 from pipeline.common.memory import check_batch, check_fits
 from pipeline.common.parallel import jobs, map_parallel
 from pipeline.common.progress import epoch_printer
@@ -52,6 +52,7 @@ from pipeline.q3.evaluation import (
     EVAL_CHUNK,
     Split,
     Standardiser,
+    check_classes,
     confusion_figure,
     confusion_frame,
     purpose_rngs,
@@ -59,7 +60,7 @@ from pipeline.q3.evaluation import (
     scores,
     validation_split,
 )
-from pipeline.q3.params import SCHEMA, TRAINING_KEYS, architecture, parse_head
+from pipeline.q3.params import AUGMENTATION_KEYS, SCHEMA, TRAINING_KEYS, architecture, parse_head
 from pipeline.q3.recordings import recordings
 
 PARAMS = ("data.data3", "q3.models.{model}", *TRAINING_KEYS)
@@ -142,7 +143,8 @@ def train_seed(model_name: str, p: Params, acts: Activities, seed: int) -> SeedR
         )
     except TrainingDiverged as err:
         raise diverged(f"q3_train {model_name} seed {seed}", err.epoch, err.loss,
-                       {f"{key}.lr": m.lr, "q3.momentum": q3.momentum, f"{key}.recurrent_gain": m.recurrent_gain},
+                       {f"{key}.lr": m.lr, "q3.momentum": q3.momentum, f"{key}.recurrent_gain": m.recurrent_gain,
+                        **{f"{key}.{a}": getattr(m, a) for a in AUGMENTATION_KEYS if getattr(m, a)}},
                        f"; a smaller {key}.clip (now {m.clip}, 0 = off) helps") from None
     n_classes = len(acts.classes)
     return SeedRun(seed, scaler, result, scores(model, result.params, *train_set, n_classes),
@@ -184,11 +186,7 @@ def train_and_score(model_name: str, p: Params) -> None:
     check_fits(f"q3.models.{model_name}", {"layers": m.layers, "hidden": m.hidden, "head": m.head},
                jobs(len(q3.seeds)) * memory_needed(acts.train_x.shape[1], acts.train_x.shape[2], m,
                                                    min(q3.batch_size, len(acts.train_x))))
-    counts = np.bincount(acts.train_y, minlength=len(acts.classes))
-    small = [f"'{acts.classes[c]}' ({counts[c]})" for c in np.flatnonzero(counts == 1)]
-    if small:
-        raise UserError(f"{p.data.data3}: trY has a single window of class {', '.join(small)}; every class needs at "
-                        "least 2 to hold one out for validation")
+    check_classes(acts, p.data.data3)
     test_recordings = recordings(acts.test_x)
     started = time.perf_counter()
     runs = map_parallel(functools.partial(train_seed, model_name, p, acts), q3.seeds)

@@ -9,6 +9,10 @@ from pipeline.common import paths
 from pipeline.common.document import Block, Bullets, Heading, Paragraph, Table
 from pipeline.report.sources import Sources, change, num, pct, trend
 
+SCORES = ("heldout_r2", "rho_hat_mean", "localisation", "coherence", "feature_score")  # of search.csv and sweep.csv
+SEARCH_NUMBERS = ("seed", "beta", "rho", *SCORES)
+SWEEP_NUMBERS = ("hidden", "lambda", *SCORES)
+
 
 def preprocessing(src: Sources, q1: dict) -> list[Block]:
     """Q1 (a): the normalisation, and how many pixels it clipped (from results/q1/preprocess/summary.json)."""
@@ -39,7 +43,7 @@ def preprocessing(src: Sources, q1: dict) -> list[Block]:
 
 def search(src: Sources, q1: dict) -> list[Block]:
     """Q1 (b): the β × ρ search and the pair it chose."""
-    every = src.csv(paths.Q1_SEARCH_RESULTS / "search.csv")
+    every = src.csv(paths.Q1_SEARCH_RESULTS / "search.csv", ("eligible", "chosen"), SEARCH_NUMBERS)
     seeds = list(dict.fromkeys(every["seed"]))
     table = every[every["seed"] == seeds[0]]
     picks = every[every["chosen"].astype(bool)]
@@ -136,7 +140,7 @@ def margin(best: pd.Series, runner_up: pd.Series | None, noise: float | None) ->
 
 def sweep_section(src: Sources, q1: dict) -> list[Block]:
     """Q1 (d): Lhid × λ grid; every comparison is computed from results/q1/sweep_summary/sweep.csv."""
-    sweep = src.csv(paths.Q1_SUMMARY_RESULTS / "sweep.csv")
+    sweep = src.csv(paths.Q1_SUMMARY_RESULTS / "sweep.csv", numeric=SWEEP_NUMBERS)
     pca = src.json(paths.Q1_BASELINE_RESULTS / "pca.json")["heldout_r2"]
     lams, score_by_lam = means_by(sweep, "lambda", "feature_score")
     _, coherence_by_lam = means_by(sweep, "lambda", "coherence")
@@ -147,7 +151,7 @@ def sweep_section(src: Sources, q1: dict) -> list[Block]:
     hidden_names = [f"Lhid = {v}" for v in hiddens]
     ranked = sweep.sort_values("feature_score", ascending=False).reset_index(drop=True)
     best = ranked.iloc[0]
-    noise = seed_noise(src.csv(paths.Q1_SEARCH_RESULTS / "search.csv"), q1)
+    noise = seed_noise(src.csv(paths.Q1_SEARCH_RESULTS / "search.csv", numeric=SEARCH_NUMBERS), q1)
     runner_up = ranked.iloc[1] if len(ranked) > 1 else None
     return [
         Heading(3, "Q1 (d) Lhid × λ"),

@@ -8,9 +8,12 @@ import pandas as pd
 
 from pipeline.common import paths
 from pipeline.common.document import Block, Bullets, Heading, Paragraph, Table
-from pipeline.common.seeds import mean_difference_test, one_seed
+from pipeline.common.seeds import mean_difference_test, one_seed, summary_numbers
 from pipeline.q2.data import VOCAB_SIZE
 from pipeline.report.sources import Sources, num, pct
+
+SUMMARY_NUMBERS = (*summary_numbers(("val_cross_entropy", "val_accuracy", "test_cross_entropy", "test_accuracy")),
+                   "dim", "hidden", "parameters")  # of each results/q2/train/<name>/result.json
 
 
 def label(result: dict) -> str:
@@ -24,7 +27,8 @@ def network_table(src: Sources, names: list[str], results: dict[str, dict]) -> p
     for name in names:
         r = results[name]
         median = next(row for row in r["per_seed"] if row["seed"] == r["median_seed"])
-        curve = one_seed(src.csv(paths.Q2_TRAIN_PLOTS / name / paths.CURVES), r["median_seed"])
+        curve = one_seed(src.csv(paths.Q2_TRAIN_PLOTS / name / paths.CURVES,
+                                 numeric=("epoch", "seed", "train_cross_entropy")), r["median_seed"])
         rows.append({
             "network": label(r), "parameters": r["parameters"],
             "kept epochs": " ".join(str(row["best_epoch"]) for row in r["per_seed"]),
@@ -123,10 +127,11 @@ def training(src: Sources, params: dict) -> list[Block]:
     """Q2 (a): curves and the comparison of the (D, P) networks."""
     q2 = params["q2"]
     names = list(q2["sizes"])
-    results = {name: src.json(paths.Q2_TRAIN_RESULTS / name / paths.RESULT) for name in names}
+    results = {name: src.json(paths.Q2_TRAIN_RESULTS / name / paths.RESULT, numbers=SUMMARY_NUMBERS) for name in names}
     seeds = len(results[names[0]]["seeds"])
     table = network_table(src, names, results)
-    counts = src.json(paths.Q2_BASELINE_RESULTS / "counts.json")
+    counts = src.json(paths.Q2_BASELINE_RESULTS / "counts.json",
+                      numbers=("val_cross_entropy", "test_cross_entropy", "test_accuracy"))
     blocks: list[Block] = [
         Heading(3, f"Q2 (a) Training {len(names)} network sizes"),
         Paragraph(
@@ -169,8 +174,9 @@ def true_word_ranks(probs: pd.DataFrame) -> pd.DataFrame:
 def prediction(src: Sources, params: dict) -> list[Block]:
     """Q2 (b): top candidates for a few test trigrams, with computed remarks; the embedding extra."""
     pred = params["q2"]["predict"]
-    top = src.csv(paths.Q2_PREDICT_RESULTS / "top.csv")
-    truth = true_word_ranks(src.csv(paths.Q2_PREDICT_RESULTS / "probabilities.csv"))
+    top = src.csv(paths.Q2_PREDICT_RESULTS / "top.csv", ("word",), ("test_row", "probability"))
+    truth = true_word_ranks(src.csv(paths.Q2_PREDICT_RESULTS / "probabilities.csv", ("context", "word", "true_word"),
+                                    ("test_row", "rank", "probability")))
     lists = top.groupby("test_row", sort=True)["word"].apply(", ".join).rename("top candidates")
     shown = truth.join(lists, on="test_row").rename(columns={"rank": "true rank", "probability": "p(true)"})
     inside = int((truth["rank"] <= pred["top"]).sum())
@@ -207,7 +213,7 @@ def prediction(src: Sources, params: dict) -> list[Block]:
 
 def embeddings(src: Sources, params: dict) -> list[Block]:
     """Beyond the assignment: nearest words in the embedding space, strongest pair computed."""
-    near = src.csv(paths.Q2_EMBEDDINGS_RESULTS / "nearest_words.csv")
+    near = src.csv(paths.Q2_EMBEDDINGS_RESULTS / "nearest_words.csv", ("word", "neighbour"), ("rank", "cosine"))
     closest = near.loc[near["cosine"].idxmax()]
     firsts = near[near["rank"] == 1]
     table = near.groupby("word", sort=False).apply(

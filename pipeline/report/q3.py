@@ -8,13 +8,16 @@ import pandas as pd
 
 from pipeline.common import paths
 from pipeline.common.document import Block, Bullets, Heading, Paragraph, Table
-from pipeline.common.seeds import seed_folder
-from pipeline.q3.compare import BASELINE
+from pipeline.common.seeds import seed_folder, summary_numbers
+from pipeline.q3.compare import BASELINE, DIFFERENCE_COLUMNS, PREDICTION_COLUMNS, TABLE_COLUMNS
 from pipeline.q3.intervals import DRAWS
 from pipeline.q3.params import CELLS, architecture, augmented
+from pipeline.q3.train import SPREAD_KEYS
 from pipeline.report.sources import Sources, num, pct, points
 
 PARTS = {"rnn": "a", "lstm": "b", "gru": "c"}  # the assignment's part for each cell
+SUMMARY_NUMBERS = (*summary_numbers(SPREAD_KEYS), "parameters", "recordings", "val_overlapping_train", "val_windows")
+TABLE_NUMBERS = [c for c in TABLE_COLUMNS if "accuracy" in c or "cross_entropy" in c or c == "parameters"]
 
 
 def confusions(matrix: pd.DataFrame, count: int = 2) -> list[tuple[str, str, int, int]]:
@@ -27,6 +30,12 @@ def confusions(matrix: pd.DataFrame, count: int = 2) -> list[tuple[str, str, int
     cells = [(t, p, int(counts.loc[t, p]), int(counts.loc[t].sum()))
              for t in counts.index for p in counts.columns if t != p and counts.loc[t, p] > 0]
     return sorted(cells, key=lambda cell: (-cell[2], cell[0], cell[1]))[:count]
+
+
+def read_confusion(src: Sources, relative) -> pd.DataFrame:
+    """A confusion table (see `confusions`), checked: a count column pred_<class> for every class of its rows."""
+    classes = src.csv(relative, ("true",))["true"]
+    return src.csv(relative, ("true",), [f"pred_{c}" for c in classes])
 
 
 def confusion_sentence(matrix: pd.DataFrame) -> str:
@@ -90,10 +99,11 @@ def test_interval(name: str, table: pd.DataFrame) -> str:
 def model_part(src: Sources, q3: dict, name: str, table: pd.DataFrame) -> list[Block]:
     """One entry: what it is, settings, per-seed scores, the median seed's curves and confusion matrices."""
     model = q3["models"][name]
-    r = src.json(paths.Q3_TRAIN_RESULTS / name / paths.RESULT)
+    r = src.json(paths.Q3_TRAIN_RESULTS / name / paths.RESULT, numbers=SUMMARY_NUMBERS)
     median, k = r["median_seed"], len(r["seeds"])
     shown = f"seed {median}, the median validation cross-entropy of the {k} seeds"
-    median_result = src.json(paths.Q3_TRAIN_RESULTS / name / seed_folder(median) / paths.RESULT)
+    median_result = src.json(paths.Q3_TRAIN_RESULTS / name / seed_folder(median) / paths.RESULT, ("stop_reason",),
+                             ("stopped_epoch", "best_epoch", "train_accuracy"))
     return [
         Heading(4, f"`{name}`: {architecture(model['cell'], model['layers'], model['hidden'])}"
                 + ("" if augmented(model) else ", no augmentation")),
@@ -114,8 +124,8 @@ def model_part(src: Sources, q3: dict, name: str, table: pd.DataFrame) -> list[B
                    f"`{name}`, {shown}: confusion matrix on the training set."),
         src.figure(paths.Q3_TRAIN_PLOTS / name / "confusion_test.png",
                    f"`{name}`, {shown}: confusion matrix on the test set."),
-        Bullets((confusion_sentence(src.csv(paths.Q3_TRAIN_RESULTS / name / seed_folder(median)
-                                            / "confusion_test.csv")),)),
+        Bullets((confusion_sentence(read_confusion(src, paths.Q3_TRAIN_RESULTS / name / seed_folder(median)
+                                                   / "confusion_test.csv")),)),
     ]
 
 
@@ -205,16 +215,19 @@ def q3_section(src: Sources, params: dict) -> list[Block]:
     """Q3 (a)-(c): the entries of params.yaml q3.models grouped by cell, then the two comparisons."""
     q3 = params["q3"]
     names = list(q3["models"])
-    table = src.csv(paths.Q3_COMPARE_RESULTS / "comparison.csv")
-    diffs = src.csv(paths.Q3_COMPARE_RESULTS / "differences.csv")
-    summaries = {m: src.json(paths.Q3_TRAIN_RESULTS / m / paths.RESULT) for m in names}
+    table = src.csv(paths.Q3_COMPARE_RESULTS / "comparison.csv", TABLE_COLUMNS, TABLE_NUMBERS, rows=len(names),
+                    index=("model", names))
+    diffs = src.csv(paths.Q3_COMPARE_RESULTS / "differences.csv", DIFFERENCE_COLUMNS,
+                    ("difference", "half_width", "p_value"), index=("b", [BASELINE]))
+    summaries = {m: src.json(paths.Q3_TRAIN_RESULTS / m / paths.RESULT, numbers=SUMMARY_NUMBERS) for m in names}
     mean = {m: s["test_accuracy"]["mean"] for m, s in summaries.items()}
-    baseline = src.json(paths.Q3_BASELINE_RESULTS / "summary_softmax.json")
-    interval = src.json(paths.Q3_COMPARE_RESULTS / "baseline_interval.json")
+    baseline = src.json(paths.Q3_BASELINE_RESULTS / "summary_softmax.json", ("features",),
+                        ("seeds", "per_seed.weight_decay", *summary_numbers(("test_accuracy",))[-4:]))
+    interval = src.json(paths.Q3_COMPARE_RESULTS / "baseline_interval.json", numbers=("low", "high"))
     mean[BASELINE] = baseline["test_accuracy"]["mean"]
     first = summaries[names[0]]
-    n = int(src.csv(paths.Q3_TRAIN_RESULTS / names[0] / seed_folder(first["median_seed"]) / paths.TEST_PREDICTIONS)
-            .shape[0])
+    n = int(src.csv(paths.Q3_TRAIN_RESULTS / names[0] / seed_folder(first["median_seed"]) / paths.TEST_PREDICTIONS,
+                    numeric=PREDICTION_COLUMNS).shape[0])
     blocks: list[Block] = [
         Heading(2, "Q3 — Human activity from acceleration signals"),
         Paragraph(f"Every model reads the {'standardised ' if q3['standardise'] else ''}3-axis signal over the "

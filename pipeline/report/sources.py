@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
@@ -20,11 +21,14 @@ class Sources:
     def path(self, relative: str | Path) -> Path:
         return readers.require(self.root / relative)
 
-    def json(self, relative: str | Path) -> dict:
-        return readers.read_json(self.path(relative))
+    def json(self, relative: str | Path, keys: Iterable[str] = (), numbers: Iterable[str] = ()) -> dict:
+        """pipeline.common.readers.read_json: a key read but not listed is checked when it is read."""
+        return readers.read_json(self.path(relative), keys, numbers)
 
-    def csv(self, relative: str | Path) -> pd.DataFrame:
-        return readers.read_csv(self.path(relative))
+    def csv(self, relative: str | Path, columns: Iterable[str] = (), numeric: Iterable[str] = (),
+            rows: int | None = None, index: tuple[str, Iterable] | None = None) -> pd.DataFrame:
+        """pipeline.common.readers.read_csv: every column the report uses must be listed."""
+        return readers.read_csv(self.path(relative), columns, numeric, rows, index)
 
     def figure(self, relative: str | Path, caption: str) -> Figure:
         self.path(relative)

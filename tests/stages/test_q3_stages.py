@@ -254,16 +254,18 @@ def test_bad_params_exit_2_naming_each_key(project, monkeypatch, capsys):
     assert project.files() == before  # nothing written
 
 
-def test_a_class_with_a_single_training_window_is_one_line_naming_it(project, monkeypatch, capsys):
+@pytest.mark.parametrize("count", [1, 0], ids=["one window", "no window"])
+@pytest.mark.parametrize("stage", [train, baseline], ids=["q3_train", "q3_baseline"])
+def test_a_class_with_too_few_training_windows_is_one_line_naming_it(project, monkeypatch, capsys, count, stage):
     rng = np.random.default_rng(0)
-    labels = np.repeat(np.arange(6), [10, 10, 1, 10, 10, 19])  # one 'sitting' window: none left to validate on
+    labels = np.repeat(np.arange(6), [10, 10, count, 10, 10, 20 - count])  # none left to validate 'sitting' on
     write_h5(project.root / "data/raw/data3.h5", trX=rng.standard_normal((60, 12, 3)), trY=np.eye(6)[labels],
              tstX=rng.standard_normal((12, 12, 3)), tstY=np.eye(6)[np.repeat(np.arange(6), 2)])
     before = project.files()
-    code, err = project.run(train, "gru", monkeypatch=monkeypatch, capsys=capsys)
+    code, err = project.run(stage, *(["gru"] if stage is train else []), monkeypatch=monkeypatch, capsys=capsys)
     assert code == 2
-    assert err == ["error: data/raw/data3.h5: trY has a single window of class 'sitting' (1); every class needs at "
-                   "least 2 to hold one out for validation"]
+    assert err == [f"error: data/raw/data3.h5: trY has too few windows of class 'sitting' ({count}); every class "
+                   "needs at least 2 to hold one out for validation"]
     assert project.files() == before
 
 
@@ -463,3 +465,21 @@ def test_a_new_entry_of_any_name_is_trained_compared_and_reported(name, project,
     [effect] = [item for item in items if item.startswith("The architecture (GRU): ")]
     assert f"`gru` {pct(metrics['gru']['test_accuracy'])}" in effect
     assert f"`{name}` {pct(metrics[name]['test_accuracy'])}" in effect
+
+
+def test_an_augmentation_amount_out_of_its_physical_range_is_refused(project, monkeypatch, capsys):
+    project.set("q3.models.gru.jitter", 1e308).set("q3.models.gru.rotation", 270).set("q3.models.gru.scale", 1)
+    code, err = project.run(train, "gru", monkeypatch=monkeypatch, capsys=capsys)
+    key = "error: params.yaml q3.models.gru"
+    assert code == 2 and sorted(err) == [f"{key}.jitter = 1e+308: must be in [0, 1]",
+                                         f"{key}.rotation = 270: must be in [0, 180] (degrees)",
+                                         f"{key}.scale = 1: must be in [0, 1)"]
+
+
+def test_a_divergence_names_the_augmentation_keys_that_are_set(project, monkeypatch, capsys):
+    project.set("q3.models.rnn.lr", 1e300).set("q3.models.rnn.rotation", 30).set("q3.models.rnn.jitter", 0.5)
+    monkeypatch.setenv("EEE443_JOBS", "1")
+    code, err = project.run(train, "rnn", monkeypatch=monkeypatch, capsys=capsys)
+    [line] = [e for e in err if e.startswith("error: ")]
+    assert code == 2 and "q3.models.rnn.rotation (now 30)" in line and "q3.models.rnn.jitter (now 0.5)" in line, line
+    assert "q3.models.rnn.scale" not in line

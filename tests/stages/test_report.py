@@ -527,7 +527,7 @@ def test_json_and_csv_outputs_that_hold_their_keys_are_read(tmp_path):
 
 
 @pytest.mark.parametrize(("text", "problem"), [
-    ("", "not a readable CSV table (No columns to parse from file)"),
+    ("", "empty; run `dvc repro` to rewrite it"),
     ('epoch,loss\n1,"0.5\n', "not a readable CSV table ("),
     ("epoch,loss\n1,0.5\n", "missing columns val_error; run `dvc repro` to rewrite it"),
 ])

@@ -193,7 +193,7 @@ CASES = [
     (q3_train, {"q3.models.gru.rotation": -1}, "q3.models.gru.rotation", "-1", ANGLE),
     (q3_train, {"q3.models.gru.scale": 1.0}, "q3.models.gru.scale", "1.0", MOMENTUM),
     (q3_train, {"q3.models.gru.scale": -0.1}, "q3.models.gru.scale", "-0.1", MOMENTUM),
-    (q3_train, {"q3.models.gru.jitter": -1}, "q3.models.gru.jitter", "-1", NON_NEG),
+    (q3_train, {"q3.models.gru.jitter": -1}, "q3.models.gru.jitter", "-1", "must be in [0, 1]"),
     (q3_train, {"q3.models.gru.jitter": "some"}, "q3.models.gru.jitter", "'some'", NUMBER),
     (q3_train, {"q3.models.gru.rotation": DELETE}, "q3.models.gru.rotation", "None", NUMBER),
     (q3_baseline, {"q3.seeds": [3, 3]}, "q3.seeds", "[3, 3]", "values must be distinct"),

@@ -21,3 +21,15 @@ def test_the_verdict_passes_or_lists_each_regression():
     assert shown.startswith("**Tolerance check: FAILED** (2 metric values checked against `main`)")
     assert "- metrics/q3.json:gru.test_accuracy: 0.9 is worse" in shown
     assert "- metrics/q3.json:rnn.test_accuracy: 0.8 is worse" in shown
+
+
+def test_an_unknown_base_revision_is_one_line_naming_it_and_exit_2():
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    done = subprocess.run([sys.executable, "-m", "tools.pr_comment", "--base", "no_such_rev"], cwd=ROOT,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr.splitlines() == ["error: --base no_such_rev: no such git revision"]
