@@ -83,6 +83,7 @@ def run(app: typer.Typer) -> None:
         _fail([f"out of memory: lower the sizes in params.yaml; {staging.outcome()}"])
     finally:
         _stop_watching()
+        inputs.stop()
     if code == EXIT_INTERRUPTED:  # said once the stage has unwound: its seed workers have stopped, it is the last line
         print(f"interrupted: {staging.outcome()}; run `dvc repro` to finish", file=sys.stderr)
     sys.exit(code if isinstance(code, int) else 0)

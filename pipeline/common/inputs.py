@@ -33,6 +33,13 @@ def start() -> None:
     _params.clear()
 
 
+def stop() -> None:
+    """Record nothing more (the stage run has ended)."""
+    global _read
+    _read = None
+    _params.clear()
+
+
 def record_params(path: Path, tree: dict, keys: list[str]) -> None:
     """Note the values of the dotted `keys` in `tree`, the params file `path` as the stage loaded it."""
     if _read is not None:
@@ -50,8 +57,10 @@ def record(path: str | Path) -> None:
 
 def check() -> None:
     """UserError naming every recorded file that changed (or went) since it was read, and every params value."""
+    if _read is None:  # outside a stage run nothing is recorded
+        return
     changed = [f"{path} changed while {stage()} ran; run again"
-               for path, digest in (_read or {}).items() if not path.is_file() or sha256(path) != digest]
+               for path, digest in _read.items() if not path.is_file() or sha256(path) != digest]
     for path, values in _params.items():
         changed += _params_changed(path, values)
     if changed:

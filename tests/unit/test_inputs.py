@@ -17,6 +17,7 @@ def recording(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr(errors, "_stage", "q3_train@gru")
     monkeypatch.setattr(inputs, "_read", None)
+    monkeypatch.setattr(inputs, "_params", {})
     inputs.start()
 
 
