@@ -3,7 +3,7 @@
 The networks are the keys of params.yaml q2.sizes (in their order there), never a glob of the output
 folders; each one's results/q2/train/<name>/result.json (scores over the seeds) and plots/q2/train/<name>/curves.csv
 (every seed's curves) are read. metrics/q2.json holds the headline numbers per network, means over the seeds:
-{"<name>": {"val_cross_entropy", "val_cross_entropy_std", "test_cross_entropy", "test_accuracy"}}; the spreads' min
+{"<name>": {"val_cross_entropy", "test_cross_entropy", "test_accuracy", each with its std "<metric>_std"}}; the min
 and max, epochs and the rest stay in results/. plots/q2/summary/val_cross_entropy.csv (epoch, network, seed,
 val_cross_entropy: every network and seed, for `dvc plots`) and validation_curves.png (each network's median seed).
 """
@@ -24,6 +24,7 @@ from pipeline.q2.params import SCHEMA
 
 PARAMS = ("q2.sizes",)
 SPREAD_KEYS = ("val_cross_entropy", "test_cross_entropy", "test_accuracy")  # read from each summary
+HEADLINE_KEYS = SPREAD_KEYS  # in metrics/q2.json, each with its std
 CURVE_COLUMNS = ("epoch", "seed", "val_cross_entropy", "val_accuracy")  # read from each curves.csv
 
 HELP = stage_help(__doc__, SCHEMA, PARAMS)
@@ -31,10 +32,10 @@ app = make_app(HELP)
 
 
 def headline(r: dict) -> dict[str, float]:
-    """A network's metrics/q2.json entry: means over the seeds and the validation cross-entropy's std (its min and
-    max are in results/q2/train/<name>/result.json)."""
-    return {"val_cross_entropy": r["val_cross_entropy"]["mean"], "val_cross_entropy_std": r["val_cross_entropy"]["std"],
-            "test_cross_entropy": r["test_cross_entropy"]["mean"], "test_accuracy": r["test_accuracy"]["mean"]}
+    """A network's metrics/q2.json entry: each headline number's mean over the seeds and its std beside it
+    (`<metric>_std`: the CI gate, tools/check_metrics.py, tests a change against that spread; min and max are in
+    results/q2/train/<name>/result.json)."""
+    return {f"{key}{suffix}": r[key][stat] for key in HEADLINE_KEYS for suffix, stat in (("", "mean"), ("_std", "std"))}
 
 
 def validation_curves(curves: dict[str, pd.DataFrame]) -> pd.DataFrame:
