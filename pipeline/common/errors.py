@@ -100,11 +100,8 @@ def _parent_of(pid: int) -> int | None:
 def _watch_starter() -> None:
     """Stop this stage (as SIGTERM would) once the process that started it is gone: dvc killed alone (a CI cancel, a
     closed terminal, `dvc queue kill --force`) must not leave it training on and publishing outputs dvc.lock will
-    never record. A shell in between (`bash -c` of dvc) is looked through. Not under nohup (SIGHUP ignored): the
-    stage is then meant to outlive its starter."""
+    never record. A shell in between (`bash -c` of dvc) is looked through."""
     global _starters
-    if signal.getsignal(signal.SIGHUP) is signal.SIG_IGN:
-        return
     parent = os.getppid()
     _starters = [(os.getpid(), parent)]
     try:

@@ -55,7 +55,7 @@ BAD = [
     ("pipeline.q3.train", ["gru"], {"q3.models.gru.rotation": 200},
      "q3.models.gru.rotation = 200: must be in [0, 180] (degrees)"),
     ("pipeline.q3.train", ["gru"], {"q3.models.gru.scale": 1.0}, "q3.models.gru.scale = 1.0: must be in [0, 1)"),
-    ("pipeline.q3.train", ["gru"], {"q3.models.gru.jitter": -1}, "q3.models.gru.jitter = -1: must be >= 0"),
+    ("pipeline.q3.train", ["gru"], {"q3.models.gru.jitter": -1}, "q3.models.gru.jitter = -1: must be in [0, 1]"),
     ("pipeline.q3.compare", [], {"q3.models.gru-2": ONE_GRU},
      "q3.models (key) = 'gru-2': must use only letters, digits and _"),
     ("pipeline.q3.train", ["gru"], {"q3.models.gru.cell": "transformer"},

@@ -189,7 +189,9 @@ def test_tiny_end_to_end(project, monkeypatch, capsys):
     ce = result["val_cross_entropy"]
     assert metrics == {NET: {"val_cross_entropy": ce["mean"], "val_cross_entropy_std": ce["std"],
                              "test_cross_entropy": result["test_cross_entropy"]["mean"],
-                             "test_accuracy": result["test_accuracy"]["mean"]}}
+                             "test_cross_entropy_std": result["test_cross_entropy"]["std"],
+                             "test_accuracy": result["test_accuracy"]["mean"],
+                             "test_accuracy_std": result["test_accuracy"]["std"]}}
     assert (paths.Q2_SUMMARY_PLOTS / "validation_curves.png").stat().st_size > 0
     together = pd.read_csv(paths.Q2_SUMMARY_CURVES)  # every network and seed on one dvc plots chart
     assert list(together.columns) == ["epoch", "network", "seed", "val_cross_entropy"]

@@ -329,11 +329,13 @@ def test_compare_builds_metrics_tables_and_differences_from_params_models(projec
     assert metrics["gru"] == pytest.approx({"test_accuracy": 0.9, "test_accuracy_std": 0.01,
                                             "test_accuracy_low": low_high["gru"][0],
                                             "test_accuracy_high": low_high["gru"][1],
-                                            "val_accuracy": 0.95, "val_cross_entropy": 0.2})
+                                            "val_accuracy": 0.95, "val_accuracy_std": 0.01,
+                                            "val_cross_entropy": 0.2, "val_cross_entropy_std": 0.01})
     assert metrics["rnn"] == pytest.approx({"test_accuracy": 0.8, "test_accuracy_std": 0.02,
                                             "test_accuracy_low": low_high["rnn"][0],
                                             "test_accuracy_high": low_high["rnn"][1],
-                                            "val_accuracy": 0.94, "val_cross_entropy": 0.2})
+                                            "val_accuracy": 0.94, "val_accuracy_std": 0.02,
+                                            "val_cross_entropy": 0.2, "val_cross_entropy_std": 0.02})
     for m in ("gru", "rnn"):
         assert metrics[m]["test_accuracy_low"] < metrics[m]["test_accuracy"] < metrics[m]["test_accuracy_high"]
     assert metrics["split"] == {"val_windows_overlapping_train": 1}  # the largest over the models compared
