@@ -28,6 +28,7 @@ from pathlib import Path
 
 import yaml
 
+from pipeline.common.params_file import value_at
 from pipeline.common.seeds import mean_difference_test
 
 DEFAULT_RULES = Path(__file__).with_name("metric_tolerances.yaml")
@@ -108,11 +109,7 @@ def workspace_seeds(rules: list[Rule], params_file: Path = PARAMS_FILE) -> dict[
 
 def seed_count(params: dict, key: str) -> int | None:
     """Length of the list at dotted `key` of loaded params ("q3.seeds"); None when it is not there."""
-    value = params
-    for part in key.split("."):
-        if not isinstance(value, dict) or part not in value:
-            return None
-        value = value[part]
+    value = value_at(params, key)
     return len(value) if isinstance(value, list) else None
 
 

@@ -87,15 +87,21 @@ def test_writes_outside_the_declared_outputs_go_straight_to_their_path(old):
     assert set(tree()) == {"a.txt", "d/x.json", "logs/run.json", "d2/x.txt"}
 
 
-def test_a_swap_a_killed_run_had_started_is_finished_by_the_next_block(old):
+def killed_mid_swap(marker: str) -> Path:
+    """The state a run killed mid-swap leaves (old outputs moved aside, a.txt moved in, d not), its marker holding
+    `marker`; returns the staging folder."""
     root = staging_root()
-    # the state a run killed mid-swap leaves: old outputs moved aside, the marker written, a.txt moved in, d not
     (root / "old/d").mkdir(parents=True)
     Path("d").rename(root / "old/d")
     Path("a.txt").write_text("killed run's a")
     (root / "new/d").mkdir(parents=True)
     (root / "new/d/k.txt").write_text("killed run's d")
-    (root / "swapping").write_text(json.dumps(list(OUTS)))
+    (root / "swapping").write_text(marker)
+    return root
+
+
+def test_a_swap_a_killed_run_had_started_is_finished_by_the_next_block(old):
+    killed_mid_swap(json.dumps(list(OUTS)))
     with pytest.raises(ValueError), outputs(*OUTS):  # the next run fails: the recovered set stays
         raise ValueError
     assert tree() == {"a.txt": b"killed run's a", "d/k.txt": b"killed run's d"} and nothing_staged()
@@ -222,21 +228,9 @@ def test_the_marker_is_written_whole_or_not_at_all(old, monkeypatch):
     assert tree() == old and not list(STAGING.glob("*/swapping*"))
 
 
-def swap_with_a_damaged_marker(damage: str) -> Path:
-    """The state a swap killed after moving a.txt in leaves, with its marker then damaged."""
-    root = staging_root()
-    (root / "old/d").mkdir(parents=True)
-    Path("d").rename(root / "old/d")
-    Path("a.txt").write_text("killed run's a")
-    (root / "new/d").mkdir(parents=True)
-    (root / "new/d/k.txt").write_text("killed run's d")
-    (root / "swapping").write_text(damage)
-    return root
-
-
 @pytest.mark.parametrize("damage", ["", '["a.t'], ids=["empty", "cut"])
 def test_an_unreadable_marker_is_read_again_from_dvc_lock_and_the_swap_finished(old, capsys, damage):
-    root = swap_with_a_damaged_marker(damage)
+    root = killed_mid_swap(damage)
     Path("dvc.lock").write_text("schema: '2.0'\nstages:\n  other:\n    outs:\n    - path: z\n  train:\n    outs:\n"
                                 "    - path: a.txt\n      md5: 1\n    - path: d\n      md5: 2\n")
     staging.start()
@@ -251,7 +245,7 @@ def test_an_unreadable_marker_is_read_again_from_dvc_lock_and_the_swap_finished(
 
 
 def test_an_unreadable_marker_no_stage_explains_is_kept_aside_whole_and_the_run_goes_on(old, capsys):
-    root = swap_with_a_damaged_marker("")
+    root = killed_mid_swap("")
     staging.start()  # no dvc.lock
     aside = STAGING / f"unreadable-{root.name}"
     assert not root.exists() and (aside / "old/d/old.txt").read_text() == "old d"  # the last copy of d is kept
