@@ -29,7 +29,7 @@ from pathlib import Path
 import yaml
 
 from pipeline.common.params_file import value_at
-from pipeline.common.seeds import mean_difference_test
+from pipeline.common.seeds import holm_adjusted, mean_difference_test
 
 DEFAULT_RULES = Path(__file__).with_name("metric_tolerances.yaml")
 PARAMS_FILE = Path("params.yaml")
@@ -90,15 +90,10 @@ def one_sided_p(worse_by: float, old: tuple[float, int], new: tuple[float, int])
 
 
 def holm(tests: list[SeedTest], alpha: float) -> list[tuple[SeedTest, float]]:
-    """The tests Holm's step-down procedure rejects at family-wise level `alpha`, each with the threshold it was held
-    to: sorted by p, the i-th smallest (from 0) is rejected while p < alpha / (m - i)."""
-    rejected = []
-    for i, test in enumerate(sorted(tests, key=lambda t: t.p)):
-        threshold = alpha / (len(tests) - i)
-        if test.p >= threshold:
-            break
-        rejected.append((test, threshold))
-    return rejected
+    """The tests Holm's step-down procedure rejects at family-wise level `alpha` (their Holm-adjusted p < alpha, as
+    the report's verdicts), smallest p first, each with its adjusted p."""
+    adjusted = holm_adjusted([test.p for test in tests])
+    return sorted(((t, a) for t, a in zip(tests, adjusted, strict=True) if a < alpha), key=lambda pair: pair[0].p)
 
 
 def workspace_seeds(rules: list[Rule], params_file: Path = PARAMS_FILE) -> dict[str, tuple[int | None, int | None]]:
@@ -173,14 +168,14 @@ def regressions(diff: dict, rules: list[Rule], seeds: dict[str, tuple[int | None
         alpha = alpha if alpha is not None else getattr(rules, "alpha", None)
         if tests and alpha is None:
             raise ValueError("rules with seeds need a family-wise alpha")
-        problems += untested + [describe(test, threshold, len(tests)) for test, threshold in holm(tests, alpha)]
+        problems += untested + [describe(test, adjusted, alpha, len(tests)) for test, adjusted in holm(tests, alpha)]
     return problems
 
 
-def describe(test: SeedTest, threshold: float, family: int) -> str:
+def describe(test: SeedTest, adjusted: float, alpha: float, family: int) -> str:
     return (f"{test.name}: {test.new:.6g} is worse than the committed {test.old:.6g} beyond the seeds' spread "
             f"(std {test.new_std:.3g} over {test.seeds[1]} seeds, committed {test.old_std:.3g} over {test.seeds[0]}; "
-            f"one-sided p = {test.p:.2g} < {threshold:.2g}, Holm over {family} metrics{test.note})")
+            f"one-sided p = {test.p:.2g}, Holm-adjusted over {family} metrics {adjusted:.2g} < {alpha:g}{test.note})")
 
 
 def _numbers(*values) -> bool:

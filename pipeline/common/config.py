@@ -56,6 +56,7 @@ half_open_unit = _interval(lambda v: 0 <= v < 1, "in [0, 1)")
 unit = _interval(lambda v: 0 <= v <= 1, "in [0, 1]")
 momentum = half_open_unit
 angle = _interval(lambda v: 0 <= v <= 180, "in [0, 180] (degrees)")
+acute_angle = _interval(lambda v: 0 <= v <= 90, "in [0, 90] (degrees)")
 factor = _interval(lambda v: 0 < v <= 1, "in (0, 1]")
 
 

@@ -23,7 +23,7 @@ MODEL = "model.npz"  # the artifact of every trained network (pipeline.common.ar
 RESULT = "result.json"  # per-network summary
 CURVE = "curve.csv"  # per-epoch (or per-iteration) curve of one network (Q1)
 CURVES = "curves.csv"  # long format: one row per epoch (or step) of every seed (Q2, Q3) or configuration (Q1 sweep)
-TEST_PREDICTIONS = "test_predictions.csv"  # Q3: recording, true and predicted class of every test window
+TEST_PREDICTIONS = "test_predictions.csv"  # Q3: trial, fragment, true and predicted class of every test window
 
 # Q1
 Q1_PREPROCESS_RESULTS = RESULTS / "q1" / "preprocess"

@@ -35,6 +35,18 @@ def mean_difference_test(diff: float, spreads: Sequence[tuple[float, int]], know
             "dof": float(dof), "p_value": p_value}
 
 
+def holm_adjusted(p_values: Sequence[float]) -> list[float]:
+    """Holm-Bonferroni adjusted p-values (in the given order) of one family of m tests: sorted by p, the i-th smallest
+    (from 0) becomes max over j <= i of (m - j) p_j, capped at 1. Rejecting where the adjusted p < alpha keeps the
+    chance of any false rejection in the family below alpha."""
+    order = np.argsort(p_values, kind="stable")
+    adjusted, running = np.empty(len(order)), 0.0
+    for rank, i in enumerate(order):
+        running = max(running, min(1.0, (len(order) - rank) * float(p_values[i])))
+        adjusted[i] = running
+    return adjusted.tolist()
+
+
 def median_seed(seeds: Sequence[int], scores: Sequence[float]) -> int:
     """The seed whose score is the median (the lower middle one for an even count; ties to the earlier seed)."""
     order = sorted(range(len(seeds)), key=lambda i: (scores[i], i))

@@ -10,12 +10,15 @@ for entries that differ in nothing else (`pairs`):
   initialisation, or learning rate and epochs).
 
 Every entry is also compared with the softmax-regression baseline. Differences and their intervals come from
-pipeline.q3.intervals (seeds and a bootstrap over the test file's recordings).
+pipeline.q3.intervals (seeds and a bootstrap over the test file's trials). All compared pairs are one family: each
+p-value is Holm-adjusted over them (`p_adjusted`), and a pair is a tie when the adjusted p >= 0.05.
 
 Writes metrics/q3.json (headline numbers per entry, means over the seeds: {"<model>": {"test_accuracy",
 "test_accuracy_std", "test_accuracy_low", "test_accuracy_high", "val_accuracy", "val_accuracy_std",
 "val_cross_entropy", "val_cross_entropy_std"}}),
 results/q3/compare/comparison.csv and .md (one row per entry), differences.csv (one row per compared pair),
+intervals.csv (each entry's interval with trials as the bootstrap's unit and, as a sensitivity check, with fragments),
+units.json (what each grouping makes of the test file: units, single-window units, windows per unit),
 plots/q3/compare/comparison.png (test accuracy per entry grouped by cell; validation accuracy per epoch of each
 entry's median seed) and plots/q3/compare/val_accuracy.csv (epoch, model, seed, val_accuracy: every entry and seed,
 from plots/q3/train/<model>/curves.csv, for `dvc plots`).
@@ -32,11 +35,13 @@ from pipeline.common.config import load, stage_help
 from pipeline.common.document import Table, to_markdown
 from pipeline.common.errors import make_app, run
 from pipeline.common.readers import read_csv, read_json, same_rows
-from pipeline.common.seeds import one_seed, seed_folder, summary_numbers
+from pipeline.common.seeds import LEVEL, holm_adjusted, one_seed, seed_folder, summary_numbers
 from pipeline.common.staging import outputs
+from pipeline.q3.evaluation import PREDICTION_COLUMNS
 from pipeline.q3.intervals import Predictions, difference, draw_weights, interval
 from pipeline.q3.params import AUGMENTATION_KEYS, SCHEMA, architecture, augmented
 from pipeline.q3.train import SPREAD_KEYS
+from pipeline.q3.trials import unit_counts
 
 PARAMS = ("q3.models",)
 BASELINE = "baseline"
@@ -47,8 +52,8 @@ ASPECTS = {"augmentation": AUGMENTATION_KEYS, "architecture": ("layers", "hidden
 TABLE_COLUMNS = ["model", "cell", "layers", "augmented", "test_accuracy", "test_accuracy_std", "test_accuracy_low",
                  "test_accuracy_high", "test_accuracy_min", "test_accuracy_max", "val_accuracy", "val_cross_entropy",
                  "test_cross_entropy", "best_epochs", "parameters"]
-DIFFERENCE_COLUMNS = ["question", "aspect", "a", "b", "difference", "half_width", "dof", "p_value", "tie"]
-PREDICTION_COLUMNS = ("recording", "true", "predicted")
+DIFFERENCE_COLUMNS = ["question", "aspect", "a", "b", "difference", "half_width", "dof", "p_value", "p_adjusted",
+                      "tie"]
 
 HELP = stage_help(__doc__, SCHEMA, PARAMS)
 app = make_app(HELP)
@@ -93,6 +98,29 @@ def table_row(m: str, model: dict, s: dict, low: float, high: float) -> dict:
             "best_epochs": " ".join(str(r["best_epoch"]) for r in s["per_seed"]), "parameters": s["parameters"]}
 
 
+def family(differences: pd.DataFrame) -> pd.DataFrame:
+    """DIFFERENCE_COLUMNS: the compared pairs with their p-values Holm-adjusted over all of them (one family) and
+    `tie` where the adjusted p >= 1 - LEVEL."""
+    adjusted = holm_adjusted(differences["p_value"].tolist()) if len(differences) else []
+    return differences.assign(p_adjusted=adjusted, tie=[a >= 1 - LEVEL for a in adjusted])[DIFFERENCE_COLUMNS]
+
+
+def interval_table(by_trial: dict[str, tuple[float, float]], by_fragment: dict[str, tuple[float, float]]
+                   ) -> pd.DataFrame:
+    """intervals.csv: per entry (and the baseline) the 95 % interval with trials as the unit (the one reported) and
+    with fragments (a sensitivity check: too narrow, as fragments of one trial are near copies)."""
+    return pd.DataFrame([{"model": m, "low": low, "high": high, "low_by_fragment": by_fragment[m][0],
+                          "high_by_fragment": by_fragment[m][1]} for m, (low, high) in by_trial.items()])
+
+
+def units(p: Predictions, summaries: dict[str, dict]) -> dict:
+    """units.json: what the trial and the fragment grouping make of the test file (pipeline.q3.trials.unit_counts),
+    and the trials found in the training file."""
+    return {"test": {"windows": int(len(p.trial)), "trials": unit_counts(p.trial),
+                     "fragments": unit_counts(p.fragment)},
+            "train_trials": int(next(iter(summaries.values()))["trials"]) if summaries else 0}
+
+
 def read_predictions(folders: dict[str, tuple[Path, list[int]]]) -> dict[str, Predictions]:
     """{entry: its seeds' test predictions} from {entry: (folder, seeds)}; every file is checked (numbers only, the
     same windows as the others) before any is used."""
@@ -101,7 +129,7 @@ def read_predictions(folders: dict[str, tuple[Path, list[int]]]) -> dict[str, Pr
     for files in frames.values():
         for path in files:
             files[path] = read_csv(path, numeric=PREDICTION_COLUMNS)
-    same_rows({path: frame for files in frames.values() for path, frame in files.items()}, "recording")
+    same_rows({path: frame for files in frames.values() for path, frame in files.items()}, "trial")
     return {name: Predictions.from_frames(list(files.values())) for name, files in frames.items()}
 
 
@@ -162,19 +190,20 @@ def main() -> None:
     """Collect the per-entry summaries into metrics/q3.json, two tables and a figure."""
     models = {name: m.as_dict() for name, m in load(SCHEMA, PARAMS).q3.models.items()}
     summaries = {m: read_json(paths.Q3_TRAIN_RESULTS / m / paths.RESULT,
-                              numbers=(*summary_numbers(SPREAD_KEYS), "parameters", "val_overlapping_train"))
+                              numbers=(*summary_numbers(SPREAD_KEYS), "parameters", "trials", "val_overlapping_train"))
                  for m in models}
     baseline = read_json(paths.Q3_BASELINE_RESULTS / "summary_softmax.json", numbers=("seeds",))
     predictions = read_predictions({**{m: (paths.Q3_TRAIN_RESULTS / m, s["seeds"]) for m, s in summaries.items()},
                                     BASELINE: (paths.Q3_BASELINE_RESULTS, baseline["seeds"])})
-    weights = draw_weights(predictions[BASELINE].recording)
+    weights = draw_weights(predictions[BASELINE].trial)
     intervals = {m: interval(p, weights) for m, p in predictions.items()}
+    by_fragment = {m: interval(p, draw_weights(predictions[BASELINE].fragment)) for m, p in predictions.items()}
     table = pd.DataFrame([table_row(m, models[m], s, *intervals[m]) for m, s in summaries.items()],
                          columns=TABLE_COLUMNS)
     compared = [*pairs(models), *(("baseline", "", m, BASELINE) for m in models)]
-    differences = pd.DataFrame([{"question": q, "aspect": aspect, "a": a, "b": b,
-                                 **difference(predictions[a], predictions[b], weights)}
-                                for q, aspect, a, b in compared], columns=DIFFERENCE_COLUMNS)
+    differences = family(pd.DataFrame([{"question": q, "aspect": aspect, "a": a, "b": b,
+                                        **difference(predictions[a], predictions[b], weights)}
+                                       for q, aspect, a, b in compared]))
     curves = read_curves(models)
     figures.use_agg()
     with outputs(paths.Q3_METRICS, paths.Q3_COMPARE_RESULTS, paths.Q3_COMPARE_PLOTS):
@@ -185,6 +214,8 @@ def main() -> None:
         io.write_csv(paths.Q3_COMPARE_RESULTS / "differences.csv", differences)
         io.write_json(paths.Q3_COMPARE_RESULTS / "baseline_interval.json", dict(zip(("low", "high"),
                                                                                     intervals[BASELINE], strict=True)))
+        io.write_csv(paths.Q3_COMPARE_RESULTS / "intervals.csv", interval_table(intervals, by_fragment))
+        io.write_json(paths.Q3_COMPARE_RESULTS / "units.json", units(predictions[BASELINE], summaries))
         io.write_text(paths.Q3_COMPARE_RESULTS / "comparison.md", to_markdown([Table(table), Table(differences)]))
         io.write_csv(paths.Q3_COMPARE_CURVES, validation_curves(curves))
         comparison_figure(models, summaries, curves, paths.Q3_COMPARE_PLOTS / "comparison.png")

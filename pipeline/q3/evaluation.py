@@ -1,4 +1,4 @@
-"""Q3 helpers shared by the Q3 stages: the validation split (whole recordings), standardisation, the model
+"""Q3 helpers shared by the Q3 stages: the validation split (whole trials), standardisation, the model
 artifact, confusion matrices, per-class precision / recall and their figures."""
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from pipeline.common import io
 from pipeline.common.artifact import load_model, save_model
 from pipeline.common.errors import UserError
 from pipeline.q3.data import Activities
-from pipeline.q3.recordings import overlapping, recordings
+from pipeline.q3.trials import fragments, overlapping, trials
 
 KIND = "recurrent_classifier"
 CONFIG_KEYS = ("cell", "layers", "hidden", "head", "n_inputs", "n_classes", "recurrent_init", "recurrent_gain", "mean",
@@ -48,39 +48,44 @@ def purpose_rngs(seed: int) -> tuple[np.random.Generator, ...]:
     return tuple(np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(4))
 
 
-def recording_split(y: np.ndarray, groups: np.ndarray, fraction: float, rng: np.random.Generator
-                    ) -> tuple[np.ndarray, np.ndarray]:
-    """Row indices (train, val), both sorted: whole recordings (`groups`) of every class go to validation until
-    it holds at least round(fraction * count) of the class's windows; every class keeps one recording for training.
+def trial_split(y: np.ndarray, groups: np.ndarray, fraction: float, rng: np.random.Generator
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """Row indices (train, val), both sorted: whole trials (`groups`) of every class go to validation, in a random
+    order, until it holds at least round(fraction * count) of the class's windows. A trial that would take the class
+    past twice that is skipped (one long trial would otherwise empty the training set of its class); if every trial
+    is skipped, the smallest goes. Every class keeps at least one trial for training.
 
-    A recording's class is that of its first window. Where every window is its own recording this is
-    `stratified_split` (the same draws, the same rows).
+    A trial's class is that of its first window. Where every window is its own trial this is `stratified_split`
+    (the same draws, the same rows).
     """
     if len(np.unique(groups)) == len(groups):
         return stratified_split(y, fraction, rng)
     first = np.unique(groups, return_index=True)[1]
-    group_class = y[first]
+    group_class, group_size = y[first], np.bincount(np.unique(groups, return_inverse=True)[1])
     val = []
     for label in np.unique(y):
         members = rng.permutation(np.flatnonzero(group_class == label))
-        target, taken = int(round(fraction * np.count_nonzero(y == label))), 0
-        for group in members[:-1]:
-            if taken >= target:
+        target = int(round(fraction * np.count_nonzero(y == label)))
+        taken: list[int] = []
+        for group in members:
+            if sum(group_size[taken]) >= target or len(taken) == len(members) - 1:
                 break
-            rows = np.flatnonzero(groups == group)
-            val.append(rows)
-            taken += len(rows)
+            if sum(group_size[taken]) + group_size[group] <= 2 * target:
+                taken.append(group)
+        if not taken and len(members) > 1 and target:
+            taken = [members[np.argmin(group_size[members])]]
+        val.extend(np.flatnonzero(groups == group) for group in taken)
     val_rows = np.sort(np.concatenate(val)) if val else np.array([], dtype=np.int64)
     return np.setdiff1d(np.arange(len(y)), val_rows), val_rows
 
 
 @dataclass(frozen=True)
 class Split:
-    """Training and validation rows of trX, the recordings found, and how many validation windows overlap training."""
+    """Training and validation rows of trX, the trials found, and how many validation windows overlap training."""
 
     train: np.ndarray
     val: np.ndarray
-    recordings: int
+    trials: int
     val_overlapping_train: int
 
 
@@ -97,11 +102,25 @@ def check_classes(acts: Activities, path: str | Path) -> None:
                         f"{MIN_CLASS_WINDOWS} to hold one out for validation")
 
 
-def validation_split(acts: Activities, fraction: float, rng: np.random.Generator) -> Split:
-    """The leak-free validation split: whole recordings, stratified by class, `fraction` of each class's windows."""
-    groups = recordings(acts.train_x)
-    train_rows, val_rows = recording_split(acts.train_y, groups, fraction, rng)
+def validation_split(acts: Activities, fraction: float, degrees: float, rng: np.random.Generator) -> Split:
+    """The trial-disjoint validation split: whole trials (pipeline.q3.trials, linked within `degrees`), stratified by
+    class, about `fraction` of each class's windows."""
+    groups = trials(acts.train_x, acts.train_y, degrees)
+    train_rows, val_rows = trial_split(acts.train_y, groups, fraction, rng)
     return Split(train_rows, val_rows, int(groups.max()) + 1, overlapping(acts.train_x, val_rows, train_rows))
+
+
+PREDICTION_COLUMNS = ("trial", "fragment", "true", "predicted")  # paths.TEST_PREDICTIONS, one row per test window
+
+
+def test_units(acts: Activities, degrees: float) -> pd.DataFrame:
+    """(N, 2) the trial (the bootstrap's unit) and the fragment (the sensitivity check's) of every test window."""
+    return pd.DataFrame({"trial": trials(acts.test_x, acts.test_y, degrees), "fragment": fragments(acts.test_x)})
+
+
+def prediction_frame(units: pd.DataFrame, true: np.ndarray, predicted: np.ndarray) -> pd.DataFrame:
+    """paths.TEST_PREDICTIONS: PREDICTION_COLUMNS for every test window."""
+    return units.assign(true=true, predicted=predicted)[list(PREDICTION_COLUMNS)]
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ from models.schedules import SCHEDULES
 from pipeline.common.config import (
     Data,
     Section,
+    acute_angle,
     angle,
     boolean,
     declared,
@@ -83,7 +84,9 @@ class Baseline(Section):
 class Q3(Section):
     """params.yaml `q3`: the activity classifiers (shared training settings and one entry per model)."""
 
-    val_fraction: float = param(open_unit, "share of trX held out for early stopping: whole recordings, by class")
+    val_fraction: float = param(open_unit, "share of trX held out for early stopping: whole trials, by class")
+    trial_degrees: float = param(acute_angle, "fragments of one class whose gravity directions lie this close "
+                                 "(degrees) are one trial: the unit of the validation split and the test bootstrap")
     standardise: bool = param(boolean, "per-channel z-scores with training-split statistics")
     batch_size: int = param(positive_int, "mini-batch size")
     momentum: float = param(momentum, "classical momentum alpha")
@@ -106,6 +109,6 @@ def augmented(model: dict) -> bool:
     return any(model[key] for key in AUGMENTATION_KEYS)
 
 
-TRAINING_KEYS = ("q3.momentum", "q3.batch_size", "q3.val_fraction", "q3.standardise", "q3.train_eval_size",
-                 "q3.workers", "q3.seeds")
+TRAINING_KEYS = ("q3.momentum", "q3.batch_size", "q3.val_fraction", "q3.trial_degrees", "q3.standardise",
+                 "q3.train_eval_size", "q3.workers", "q3.seeds")
 SCHEMA = {"data": Data, "q3": Q3}

@@ -12,8 +12,8 @@ plots/q3/train/<model>/ curve.png, confusion_train.png, confusion_test.png of th
 cross-entropy (the title says which; the other seeds' validation curves in grey).
 `python -m pipeline.q3.evaluate` scores the trained models on another file.
 
-Training, per seed: a validation split of whole recordings of trX (found in the data: pipeline.q3.recordings; class
-proportions kept, so no validation window shares samples with a training window), inputs standardised
+Training, per seed: a validation split of whole trials of trX (found in the data: pipeline.q3.trials; class
+proportions kept, so no validation window comes from a training window's trial), inputs standardised
 with the training split's per-channel statistics, mini-batch momentum SGD with optional gradient-norm
 clipping, optional augmentation of the training mini-batches (pipeline.q3.augment: rotation, scaling, jitter),
 early stopping on the validation cross-entropy with the best parameters restored. The test
@@ -55,13 +55,14 @@ from pipeline.q3.evaluation import (
     check_classes,
     confusion_figure,
     confusion_frame,
+    prediction_frame,
     purpose_rngs,
     save_artifact,
     scores,
+    test_units,
     validation_split,
 )
 from pipeline.q3.params import AUGMENTATION_KEYS, SCHEMA, TRAINING_KEYS, architecture, parse_head
-from pipeline.q3.recordings import recordings
 
 PARAMS = ("data.data3", "q3.models.{model}", *TRAINING_KEYS)
 CURVE_COLUMNS = ["epoch", "lr", "train_cross_entropy", "train_accuracy", "train_error", "val_cross_entropy",
@@ -125,7 +126,7 @@ def train_seed(model_name: str, p: Params, acts: Activities, seed: int) -> SeedR
     q3, m = p.q3, p.q3.models[model_name]
     key = f"q3.models.{model_name}"
     split_rng, init_rng, shuffle_rng, augment_rng = purpose_rngs(seed)
-    split = validation_split(acts, q3.val_fraction, split_rng)
+    split = validation_split(acts, q3.val_fraction, q3.trial_degrees, split_rng)
     check_batch("q3.batch_size", q3.batch_size, len(split.train), "windows")
     scaler = Standardiser.fit(acts.train_x[split.train], q3.standardise)
     train_set = (scaler(acts.train_x[split.train]), acts.train_y[split.train])
@@ -163,7 +164,7 @@ def seed_summary(model_name: str, model: RecurrentClassifier, run: SeedRun, clas
         "recall": dict(zip(classes, run.test_scores["recall"].round(6).tolist(), strict=True)),
         "best_epoch": r.best_epoch, "stopped_epoch": r.stopped_epoch, "stop_reason": r.stop_reason,
         "parameters": model.count_params(run.result.params),
-        "recordings": run.split.recordings, "val_windows": len(run.split.val),
+        "trials": run.split.trials, "val_windows": len(run.split.val),
         "val_overlapping_train": run.split.val_overlapping_train,
     }
 
@@ -173,7 +174,7 @@ def model_summary(model_name: str, seeds: list[dict]) -> dict:
     (by validation cross-entropy)."""
     return {
         "model": model_name, **over_seeds(seeds, SPREAD_KEYS, "val_cross_entropy"),
-        "parameters": seeds[0]["parameters"], "recordings": seeds[0]["recordings"],
+        "parameters": seeds[0]["parameters"], "trials": seeds[0]["trials"],
         "val_windows": [s["val_windows"] for s in seeds],
         "val_overlapping_train": max(s["val_overlapping_train"] for s in seeds),
     }
@@ -187,7 +188,7 @@ def train_and_score(model_name: str, p: Params) -> None:
                jobs(len(q3.seeds)) * memory_needed(acts.train_x.shape[1], acts.train_x.shape[2], m,
                                                    min(q3.batch_size, len(acts.train_x))))
     check_classes(acts, p.data.data3)
-    test_recordings = recordings(acts.test_x)
+    units = test_units(acts, q3.trial_degrees)
     started = time.perf_counter()
     runs = map_parallel(functools.partial(train_seed, model_name, p, acts), q3.seeds)
     seconds = time.perf_counter() - started
@@ -207,8 +208,7 @@ def train_and_score(model_name: str, p: Params) -> None:
             for split, sc in (("train", run.train_scores), ("test", run.test_scores)):
                 io.write_csv(results / folder / f"confusion_{split}.csv", confusion_frame(sc["counts"], acts.classes))
             io.write_csv(results / folder / paths.TEST_PREDICTIONS,
-                         pd.DataFrame({"recording": test_recordings, "true": acts.test_y,
-                                       "predicted": run.test_scores["predicted"]}))
+                         prediction_frame(units, acts.test_y, run.test_scores["predicted"]))
             io.write_json(results / folder / paths.RESULT, seed_result)
         io.write_json(results / paths.RESULT, summary)
         io.write_csv(plots / paths.CURVES, stack_seeds(curves))

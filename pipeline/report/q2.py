@@ -8,7 +8,7 @@ import pandas as pd
 
 from pipeline.common import paths
 from pipeline.common.document import Block, Bullets, Heading, Paragraph, Table
-from pipeline.common.seeds import mean_difference_test, one_seed, summary_numbers
+from pipeline.common.seeds import LEVEL, holm_adjusted, mean_difference_test, one_seed, summary_numbers
 from pipeline.q2.data import VOCAB_SIZE
 from pipeline.report.sources import Sources, num, pct
 
@@ -40,25 +40,28 @@ def network_table(src: Sources, names: list[str], results: dict[str, dict]) -> p
     return pd.DataFrame(rows)
 
 
-def ce_difference(a: pd.Series, b: pd.Series, seeds: int) -> tuple[float, bool]:
-    """b - a of two mean validation CEs and whether it is a tie: inside the 95 % half-width of a t-test over the seeds
-    (pipeline.common.seeds.mean_difference_test from the means and stds, Welch-Satterthwaite degrees of freedom), or
-    smaller than the larger seed std. The validation set's own sampling noise is not in the test (the per-trigram
-    losses are not kept): both networks are scored on the same 46,500 trigrams, and the standard error of that paired
-    difference is about the size of the seed std, which is why a margin below the larger std is a tie as well."""
-    diff = b["val CE"] - a["val CE"]
-    width = mean_difference_test(diff, [(a["val CE std"], seeds), (b["val CE std"], seeds)])["half_width"]
-    return diff, abs(diff) < max(width, a["val CE std"], b["val CE std"])
+def ce_differences(best: pd.Series, others: list[pd.Series], seeds: int) -> list[tuple[float, float, bool]]:
+    """(b - best, Holm-adjusted p, tie) of the mean validation CEs of the best network and each other one b. The
+    ranking's comparisons are one family: a t-test over the seeds each (pipeline.common.seeds.mean_difference_test from
+    the means and stds, Welch-Satterthwaite degrees of freedom), Holm-adjusted over them; a tie where the adjusted
+    p >= 0.05, or the margin is smaller than the larger seed std. The validation set's own sampling noise is not in
+    the test (the per-trigram losses are not kept): both networks are scored on the same 46,500 trigrams, and the
+    standard error of that paired difference is about the size of the seed std, which is why a margin below the
+    larger std is a tie as well."""
+    diffs = [b["val CE"] - best["val CE"] for b in others]
+    p_values = [mean_difference_test(d, [(best["val CE std"], seeds), (b["val CE std"], seeds)])["p_value"]
+                for d, b in zip(diffs, others, strict=True)]
+    return [(d, adjusted, adjusted >= 1 - LEVEL or abs(d) < max(best["val CE std"], b["val CE std"]))
+            for d, adjusted, b in zip(diffs, holm_adjusted(p_values), others, strict=True)]
 
 
 def comparison(table: pd.DataFrame, seeds: int) -> tuple[str, ...]:
     """Computed sentences: best network by mean validation CE and its margins (ties named), perplexity, overfitting."""
     ranked = table.sort_values("val CE").reset_index(drop=True)
     best = ranked.iloc[0]
-    margins = []
-    for _, row in ranked.iloc[1:].iterrows():
-        diff, tie = ce_difference(best, row, seeds)
-        margins.append(f"{num(diff, 3)} below {row['network']}" + (": a tie" if tie else ""))
+    others = [row for _, row in ranked.iloc[1:].iterrows()]
+    margins = [f"{num(diff, 3)} below {row['network']} (Holm-adjusted p = {adjusted:.2g})" + (": a tie" if tie else "")
+               for row, (diff, adjusted, tie) in zip(others, ce_differences(best, others, seeds), strict=True)]
     return (
         f"{best['network']} has the lowest mean validation cross-entropy over {seeds} seeds, {num(best['val CE'])} "
         f"(std {num(best['val CE std'], 2)})" + (f" ({', '.join(margins)})." if margins else "."),

@@ -1,22 +1,27 @@
 """Report section Q3 (a)-(c): the recurrent classifiers of params.yaml q3.models, from metrics/q3.json and
 results/q3/. Everything said of an entry comes from its settings (cell, layers, recipe), never from its name; every
-comparison from results/q3/compare/differences.csv (pipeline.q3.compare), and a tie there is called a tie here."""
+comparison from results/q3/compare/differences.csv (pipeline.q3.compare): a verdict word comes from its Holm-adjusted
+p-value, and only when the second seed set (replication/q3, tools/replicate.py) gives the same word."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import pandas as pd
 
 from pipeline.common import paths
 from pipeline.common.document import Block, Bullets, Heading, Paragraph, Table
 from pipeline.common.seeds import seed_folder, summary_numbers
-from pipeline.q3.compare import BASELINE, DIFFERENCE_COLUMNS, PREDICTION_COLUMNS, TABLE_COLUMNS
+from pipeline.q3.compare import BASELINE, DIFFERENCE_COLUMNS, TABLE_COLUMNS
 from pipeline.q3.intervals import DRAWS
 from pipeline.q3.params import CELLS, architecture, augmented
 from pipeline.q3.train import SPREAD_KEYS
 from pipeline.report.sources import Sources, num, pct, points
 
 PARTS = {"rnn": "a", "lstm": "b", "gru": "c"}  # the assignment's part for each cell
-SUMMARY_NUMBERS = (*summary_numbers(SPREAD_KEYS), "parameters", "recordings", "val_overlapping_train", "val_windows")
+SUMMARY_NUMBERS = (*summary_numbers(SPREAD_KEYS), "parameters", "trials", "val_overlapping_train", "val_windows")
+DIFFERENCE_NUMBERS = ("difference", "half_width", "p_value", "p_adjusted")
+REPLICATION = Path("replication/q3")  # tools/replicate.py: differences.csv and params.json of a second seed set
 TABLE_NUMBERS = [c for c in TABLE_COLUMNS if "accuracy" in c or "cross_entropy" in c or c == "parameters"]
 
 
@@ -91,7 +96,7 @@ def as_percent(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def test_interval(name: str, table: pd.DataFrame) -> str:
-    """'95 % interval 95.1 % to 98.2 % (bootstrap over test recordings)' for one entry of the comparison table."""
+    """'95 % interval 95.1 % to 98.2 %' (bootstrap over test trials) for one entry of the comparison table."""
     row = table.set_index("model").loc[name]
     return f"95 % interval {pct(row['test_accuracy_low'])} to {pct(row['test_accuracy_high'])}"
 
@@ -129,12 +134,31 @@ def model_part(src: Sources, q3: dict, name: str, table: pd.DataFrame) -> list[B
     ]
 
 
+UNSETTLED = "not settled by the seeds"  # what the report says where the two seed sets give other verdict words
+
+
+def verdicts(diffs: pd.DataFrame, replication: pd.DataFrame | None) -> pd.DataFrame:
+    """diffs with a `verdict` column, a's side of each pair: "better", "worse", "tie" (Holm-adjusted p >= 0.05), or
+    "unsettled" where the replication (same pairs, other seeds) gives another of those words."""
+    def word(row: pd.Series) -> str:
+        return "tie" if row["tie"] else "better" if row["difference"] > 0 else "worse"
+
+    own = diffs.apply(word, axis=1) if len(diffs) else pd.Series([], dtype=str)
+    if replication is not None:
+        other = {(r["a"], r["b"]): word(r) for _, r in replication.iterrows()}
+        own = pd.Series([w if other.get((a, b), w) == w else "unsettled"
+                         for w, a, b in zip(own, diffs["a"], diffs["b"], strict=True)], index=diffs.index)
+    return diffs.assign(verdict=own)
+
+
 def margin(row: pd.Series, mean: dict[str, float]) -> str:
-    """'`gru` 97.8 % vs `lstm` 93.1 %: 4.7 points ± 3.1 (p = 0.01)' with ', a tie' when the test calls it one."""
+    """'`gru` 97.8 % vs `lstm` 93.1 %: 4.7 points ± 3.1 (p = 0.01, Holm-adjusted 0.04)' with ', a tie' or ', not
+    settled by the seeds' when the verdict is one."""
     return (f"`{row['a']}` {pct(mean[row['a']])} vs `{row['b']}` {pct(mean[row['b']])}: "
             f"{'+' if row['difference'] >= 0 else '−'}{points(abs(row['difference']))} ± "
-            f"{points(row['half_width']).removesuffix(' points')} (p = {row['p_value']:.2g})"
-            + (", a tie" if row["tie"] else ""))
+            f"{points(row['half_width']).removesuffix(' points')} (p = {row['p_value']:.2g}, Holm-adjusted "
+            f"{row['p_adjusted']:.2g})"
+            + {"tie": ", a tie", "unsettled": f", {UNSETTLED}"}.get(row["verdict"], ""))
 
 
 def cell_groups(diffs: pd.DataFrame) -> list[list[str]]:
@@ -156,11 +180,18 @@ def cells_at_one_recipe(group: list[str], q3: dict, diffs: pd.DataFrame, mean: d
     recipe = "with augmentation" if augmented(q3["models"][group[0]]) else "without augmentation"
     best = ranked[0]
     rows = [row for m in ranked[1:] if (row := pair(diffs, best, m)) is not None]
-    tied = [row["b"] for row in rows if row["tie"]]
-    beaten = [row["b"] for row in rows if not row["tie"]]
-    verdict = (f"`{best}` is best beyond the noise" if not tied
-               else f"`{best}` has the highest mean, but it is tied with " + " and ".join(f"`{m}`" for m in tied)
-               + (f" (and beats {' and '.join(f'`{m}`' for m in beaten)})" if beaten else ""))
+    tied = [row["b"] for row in rows if row["verdict"] == "tie"]
+    open_ = [row["b"] for row in rows if row["verdict"] == "unsettled"]
+    beaten = [row["b"] for row in rows if row["verdict"] == "better"]
+
+    def names(ms: list[str]) -> str:
+        return " and ".join(f"`{m}`" for m in ms)
+
+    but = [*([f"it is tied with {names(tied)}"] if tied else []),
+           *([f"it is {UNSETTLED} against {names(open_)}"] if open_ else [])]
+    verdict = (f"`{best}` is best beyond the noise" if not but
+               else f"`{best}` has the highest mean, but " + "; ".join(but)
+               + (f" (and beats {names(beaten)})" if beaten else ""))
     return (f"Cells at one recipe ({recipe}: " + ", ".join(f"`{m}`" for m in group) + f"): {verdict}. "
             + "; ".join(margin(row, mean) for row in rows) + ".")
 
@@ -176,6 +207,7 @@ def pair(diffs: pd.DataFrame, a: str, b: str) -> pd.Series | None:
         return None
     row = found.iloc[0].copy()
     row["a"], row["b"], row["difference"] = a, b, -row["difference"]
+    row["verdict"] = {"better": "worse", "worse": "better"}.get(row["verdict"], row["verdict"])
     return row
 
 
@@ -186,8 +218,8 @@ def recipe_effect(row: pd.Series, q3: dict, diffs: pd.DataFrame, mean: dict[str,
         a, b = b, a
     effect = pair(diffs, a, b)
     what = "Augmentation" if row["aspect"] == "augmentation" else f"The {row['aspect']}"
-    verdict = ("changes nothing beyond the noise" if effect["tie"]
-               else "helps" if effect["difference"] > 0 else "hurts")
+    verdict = {"tie": "changes nothing beyond the noise", "unsettled": UNSETTLED, "better": "helps",
+               "worse": "hurts"}[effect["verdict"]]
     return f"{what} ({CELLS[q3['models'][a]['cell']]}): {verdict}; " + margin(effect, mean) + "."
 
 
@@ -198,7 +230,11 @@ def gating(group: list[str], q3: dict, diffs: pd.DataFrame) -> str:
     gated = [m for m in group if cell_of[m] != "rnn"]
     if not plain or not gated:
         return ""
-    beaten = [m for m in gated if (r := pair(diffs, m, plain[0])) is not None and r["difference"] > 0 and not r["tie"]]
+    found = {m: r["verdict"] for m in gated if (r := pair(diffs, m, plain[0])) is not None}
+    beaten = [m for m, v in found.items() if v == "better"]
+    if "unsettled" in found.values():
+        return (f"At this recipe whether a gated entry beats the vanilla RNN (`{plain[0]}`) is {UNSETTLED}: the two "
+                "seed sets disagree, so the report does not say that gates help here.")
     if len(beaten) == len(gated):
         cells = " and ".join(dict.fromkeys(CELLS[cell_of[m]] for m in gated))
         return (f"At this recipe every gated entry ({', '.join(f'`{m}`' for m in gated)}) beats the vanilla RNN beyond "
@@ -211,14 +247,47 @@ def gating(group: list[str], q3: dict, diffs: pd.DataFrame) -> str:
             f"(`{plain[0]}`) beyond the noise of seeds and test set.")
 
 
+def replication(src: Sources, q3: dict) -> tuple[pd.DataFrame | None, str]:
+    """The second seed set's differences.csv (REPLICATION) when it was run at the settings of params.yaml q3 but the
+    seeds, and a sentence saying what it is (or why it is not used)."""
+    if not (src.root / REPLICATION / "params.json").exists():
+        return None, ("No second seed set is on record (`python -m tools.replicate`), so these verdicts have not been "
+                      "checked against other seeds.")
+    ran = src.json(REPLICATION / "params.json", ("q3",), ("seeds",))
+    if {k: v for k, v in ran["q3"].items() if k != "seeds"} != {k: v for k, v in q3.items() if k != "seeds"}:
+        return None, (f"The second seed set on record ({REPLICATION}) was run at other settings than these, so these "
+                      "verdicts have not been checked against other seeds (`python -m tools.replicate`).")
+    other = src.csv(REPLICATION / "differences.csv", DIFFERENCE_COLUMNS, DIFFERENCE_NUMBERS)
+    seeds = ", ".join(map(str, ran["seeds"]))
+    return other, (f"Every comparison was also run with a disjoint seed set ({seeds}, {REPLICATION}); a verdict word "
+                   f"is stated only where both seed sets give it, and is \"{UNSETTLED}\" where they differ.")
+
+
+def units_sentence(units: dict, degrees: float) -> str:
+    """What the trial grouping made of the two files (results/q3/compare/units.json)."""
+    trials, fragments = units["test"]["trials"], units["test"]["fragments"]
+    return (f"The unit of the validation split and of the test bootstrap is the trial (one person doing one activity "
+            f"once), found in the data (pipeline/q3/trials.py): windows sharing samples are fragments, and fragments "
+            f"of one class held at the same phone orientation (mean gravity directions within "
+            f"{num(degrees)}°) are one trial. The training file has {units['train_trials']} trials; the "
+            f"{units['test']['windows']} test windows are {trials['units']} trials ({trials['single_window_units']} of "
+            f"a single window, median {num(trials['windows_per_unit_median'])} windows, at most "
+            f"{trials['windows_per_unit_max']}) and {fragments['units']} fragments "
+            f"({fragments['single_window_units']} single windows). This is trial level, not person level: two trials "
+            "of one person are two units.")
+
+
 def q3_section(src: Sources, params: dict) -> list[Block]:
     """Q3 (a)-(c): the entries of params.yaml q3.models grouped by cell, then the two comparisons."""
     q3 = params["q3"]
     names = list(q3["models"])
     table = src.csv(paths.Q3_COMPARE_RESULTS / "comparison.csv", TABLE_COLUMNS, TABLE_NUMBERS, rows=len(names),
                     index=("model", names))
-    diffs = src.csv(paths.Q3_COMPARE_RESULTS / "differences.csv", DIFFERENCE_COLUMNS,
-                    ("difference", "half_width", "p_value"), index=("b", [BASELINE]))
+    diffs = src.csv(paths.Q3_COMPARE_RESULTS / "differences.csv", DIFFERENCE_COLUMNS, DIFFERENCE_NUMBERS,
+                    index=("b", [BASELINE]))
+    other, replicated = replication(src, q3)
+    diffs = verdicts(diffs, other)
+    units = src.json(paths.Q3_COMPARE_RESULTS / "units.json", (), ("train_trials", "test.windows"))
     summaries = {m: src.json(paths.Q3_TRAIN_RESULTS / m / paths.RESULT, numbers=SUMMARY_NUMBERS) for m in names}
     mean = {m: s["test_accuracy"]["mean"] for m, s in summaries.items()}
     baseline = src.json(paths.Q3_BASELINE_RESULTS / "summary_softmax.json", ("features",),
@@ -226,20 +295,22 @@ def q3_section(src: Sources, params: dict) -> list[Block]:
     interval = src.json(paths.Q3_COMPARE_RESULTS / "baseline_interval.json", numbers=("low", "high"))
     mean[BASELINE] = baseline["test_accuracy"]["mean"]
     first = summaries[names[0]]
-    n = int(src.csv(paths.Q3_TRAIN_RESULTS / names[0] / seed_folder(first["median_seed"]) / paths.TEST_PREDICTIONS,
-                    numeric=PREDICTION_COLUMNS).shape[0])
     blocks: list[Block] = [
         Heading(2, "Q3 — Human activity from acceleration signals"),
         Paragraph(f"Every model reads the {'standardised ' if q3['standardise'] else ''}3-axis signal over the "
-                  "whole window; the last hidden state goes through the MLP head. Validation holds whole "
-                  f"recordings: the {first['recordings']} recordings of the training file were found in the data "
-                  f"(windows that share samples), and {first['val_overlapping_train']} of the validation windows "
-                  f"({', '.join(map(str, first['val_windows']))} per seed) share a sample with a training window. "
-                  f"The {n} test windows overlap too, so a test accuracy's 95 % interval comes from a bootstrap over "
-                  f"the test file's recordings ({DRAWS} draws), not from a formula for independent windows. A "
-                  "difference between two entries is judged by a t-test that adds the seed-to-seed variance of each "
-                  "mean (Welch–Satterthwaite degrees of freedom: with 3 seeds the spread itself is uncertain) to the "
-                  "test set's (the same bootstrap, paired); p ≥ 0.05 is called a tie."),
+                  "whole window; the last hidden state goes through the MLP head. "
+                  + units_sentence(units, q3["trial_degrees"])
+                  + f" Validation holds whole trials of the training file ({', '.join(map(str, first['val_windows']))}"
+                  f" windows per seed; {first['val_overlapping_train']} share a sample with a training window). A "
+                  f"test accuracy's 95 % interval comes from a bootstrap over the test file's trials ({DRAWS} draws; "
+                  "with fragments as the unit it would be narrower, `results/q3/compare/intervals.csv`). It describes "
+                  f"the people of the test file: their trials are resampled, new people are not, so an accuracy on "
+                  "other people can fall outside it."),
+        Paragraph(f"A difference between two entries is judged by a t-test that adds the seed-to-seed variance of "
+                  "each mean (Welch–Satterthwaite degrees of freedom: with 3 seeds the spread itself is uncertain) to "
+                  f"the test set's (the same bootstrap, paired). The {len(diffs)} comparisons of this section are one "
+                  "family: each p-value is Holm-adjusted over all of them, and a difference whose adjusted p is "
+                  "≥ 0.05 is called a tie (the ± is the unadjusted 95 % half-width). " + replicated),
     ]
     for cell in dict.fromkeys(q3["models"][m]["cell"] for m in names):
         members = [m for m in names if q3["models"][m]["cell"] == cell]
@@ -248,7 +319,7 @@ def q3_section(src: Sources, params: dict) -> list[Block]:
             blocks += model_part(src, q3, name, table)
     groups = cell_groups(diffs)
     effects = diffs[diffs["question"] == "recipe"]
-    above = [m for m in names if (r := pair(diffs, m, BASELINE)) is not None and r["difference"] > 0 and not r["tie"]]
+    above = [m for m in names if (r := pair(diffs, m, BASELINE)) is not None and r["verdict"] == "better"]
     blocks += [
         Heading(3, "Q3 comparison: the cells at one recipe, and what the recipe adds"),
         Paragraph("Two questions are kept apart. Which cell is better is asked only of entries trained with one "
@@ -264,7 +335,7 @@ def q3_section(src: Sources, params: dict) -> list[Block]:
                  *(recipe_effect(row, q3, diffs, mean) for _, row in effects.iterrows()),
                  f"Baseline (`q3_baseline`): softmax regression on {baseline['features']} summary statistics of a "
                  f"window reaches {spread_text(baseline['test_accuracy'])} on the test set (95 % interval over the "
-                 f"test recordings {pct(interval['low'])} to {pct(interval['high'])}) over the same "
+                 f"test trials {pct(interval['low'])} to {pct(interval['high'])}) over the same "
                  f"{len(baseline['seeds'])} validation splits (weight decay chosen on validation: "
                  + ", ".join(f"{r['weight_decay']:g}" for r in baseline["per_seed"]) + "); the entries above it "
                  "beyond the noise are what the sequence adds: " + (", ".join(f"`{m}`" for m in above) or "none")

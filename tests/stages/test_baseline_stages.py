@@ -47,7 +47,7 @@ def test_q3_baseline_chooses_its_weight_decay_on_validation(project, monkeypatch
     assert result["test_accuracy"] == spread([row["test_accuracy"] for row in result["per_seed"]])
     for row in result["per_seed"]:  # every test window's prediction, for q3_compare's intervals
         predictions = pd.read_csv(paths.Q3_BASELINE_RESULTS / seed_folder(row["seed"]) / paths.TEST_PREDICTIONS)
-        assert list(predictions.columns) == ["recording", "true", "predicted"] and len(predictions) == 12
+        assert list(predictions.columns) == ["trial", "fragment", "true", "predicted"] and len(predictions) == 12
         assert list(predictions["true"]) == list(np.repeat(np.arange(6), 2))
         assert np.mean(predictions["true"] == predictions["predicted"]) == pytest.approx(row["test_accuracy"])
 

@@ -15,7 +15,7 @@ from pipeline.common import paths
 from pipeline.common.artifact import load_model
 from pipeline.common.document import Bullets, Heading, Paragraph
 from pipeline.common.errors import UserError
-from pipeline.common.seeds import seed_folder
+from pipeline.common.seeds import holm_adjusted, seed_folder
 from pipeline.q2.network import load_network
 from pipeline.q3 import baseline, compare, evaluate, evaluation, intervals, train
 from pipeline.q3.params import parse_head
@@ -195,16 +195,17 @@ def test_train_writes_every_seed_and_their_summary(project, monkeypatch, capsys)
         assert summary[key]["std"] == pytest.approx(np.std(per_seed, ddof=1), abs=1e-12), key
         assert [row[key] for row in summary["per_seed"]] == per_seed, key
     assert [row["seed"] for row in summary["per_seed"]] == SEEDS
-    assert summary["parameters"] == runs[0]["parameters"] and summary["recordings"] == runs[0]["recordings"]
+    assert summary["parameters"] == runs[0]["parameters"] and summary["trials"] == runs[0]["trials"]
     assert summary["val_windows"] == [run["val_windows"] for run in runs]
-    assert summary["val_overlapping_train"] == 0  # the split is by whole recordings, whatever the seed
+    assert summary["val_overlapping_train"] == 0  # the split is by whole trials, whatever the seed
     for seed, run in zip(SEEDS, runs, strict=True):  # each seed's matrices hold its own scores
         test = pd.read_csv(results / seed_folder(seed) / "confusion_test.csv").drop(columns="true").to_numpy()
         assert test.sum() == 12 and np.trace(test) / 12 == pytest.approx(run["test_accuracy"])
         predictions = pd.read_csv(results / seed_folder(seed) / paths.TEST_PREDICTIONS)
-        assert list(predictions.columns) == ["recording", "true", "predicted"]
+        assert list(predictions.columns) == ["trial", "fragment", "true", "predicted"]
         assert list(predictions["true"]) == list(np.repeat(np.arange(6), 2))  # every test window, in file order
-        assert list(predictions["recording"]) == list(range(12))  # random windows: each its own recording
+        assert list(predictions["fragment"]) == list(range(12))  # random windows: each its own fragment
+        assert list(predictions["trial"]) == list(range(12))  # and (random directions) its own trial
         assert np.mean(predictions["true"] == predictions["predicted"]) == pytest.approx(run["test_accuracy"])
         counts = evaluation.confusion_matrix(predictions["true"].to_numpy(), predictions["predicted"].to_numpy(), 6)
         np.testing.assert_array_equal(counts, test)  # the same predictions as the confusion matrix
@@ -269,7 +270,8 @@ def test_a_class_with_too_few_training_windows_is_one_line_naming_it(project, mo
     assert project.files() == before
 
 
-TEST_RECORDINGS = np.repeat(np.arange(10), 2)  # 20 test windows cut from 10 recordings
+TEST_TRIALS = np.repeat(np.arange(10), 2)  # 20 test windows cut from 10 trials
+TEST_FRAGMENTS = np.arange(20)  # each window its own fragment
 TEST_TRUE = np.repeat(np.arange(5), 4)
 
 
@@ -278,7 +280,8 @@ def fake_predictions(folder, right: dict[int, int]) -> None:
     for seed, count in right.items():
         predicted = np.where(np.arange(20) < count, TEST_TRUE, (TEST_TRUE + 1) % 6)
         (folder / seed_folder(seed)).mkdir(parents=True, exist_ok=True)
-        pd.DataFrame({"recording": TEST_RECORDINGS, "true": TEST_TRUE, "predicted": predicted}).to_csv(
+        pd.DataFrame({"trial": TEST_TRIALS, "fragment": TEST_FRAGMENTS, "true": TEST_TRUE,
+                      "predicted": predicted}).to_csv(
             folder / seed_folder(seed) / paths.TEST_PREDICTIONS, index=False)
 
 
@@ -291,7 +294,7 @@ def fake_train_outputs(model: str, right: dict[int, int], i: int) -> None:
                **{key: {"mean": float(np.mean([r[key] for r in per_seed])), "std": 0.01 * (i + 1),
                         "min": min(r[key] for r in per_seed), "max": max(r[key] for r in per_seed)}
                   for key in ("test_accuracy", "test_cross_entropy", "val_accuracy", "val_cross_entropy")},
-               "parameters": 1000 + i, "recordings": 12, "val_windows": [6, 6], "val_overlapping_train": i}
+               "parameters": 1000 + i, "trials": 12, "val_windows": [6, 6], "val_overlapping_train": i}
     (paths.Q3_TRAIN_RESULTS / model).mkdir(parents=True)
     (paths.Q3_TRAIN_RESULTS / model / paths.RESULT).write_text(json.dumps(summary))
     fake_predictions(paths.Q3_TRAIN_RESULTS / model, right)
@@ -322,7 +325,7 @@ def test_compare_builds_metrics_tables_and_differences_from_params_models(projec
         [pd.read_csv(folder / seed_folder(seed) / paths.TEST_PREDICTIONS) for seed in SEEDS])
         for m, folder in (("gru", paths.Q3_TRAIN_RESULTS / "gru"), ("rnn", paths.Q3_TRAIN_RESULTS / "rnn"),
                           ("baseline", paths.Q3_BASELINE_RESULTS))}
-    weights = intervals.draw_weights(TEST_RECORDINGS)  # drawn over the test file's recordings
+    weights = intervals.draw_weights(TEST_TRIALS)  # drawn over the test file's trials
     low_high = {m: intervals.interval(p, weights) for m, p in predictions.items()}
     metrics = json.loads(paths.Q3_METRICS.read_text())
     assert list(metrics) == ["gru", "rnn", "split"]  # headline numbers only, one object per model
@@ -364,8 +367,24 @@ def test_compare_builds_metrics_tables_and_differences_from_params_models(projec
         assert row["difference"] == pytest.approx(expected["difference"], abs=1e-6)
         assert row["half_width"] == pytest.approx(expected["half_width"], rel=1e-5)
         assert row["p_value"] == pytest.approx(expected["p_value"], rel=1e-5, abs=1e-9)
-        assert str(row["tie"]) == str(expected["tie"])
     assert differences.loc[0, "difference"] == pytest.approx(0.1)  # gru 0.9 - rnn 0.8
+    # one family: the Holm-adjusted p of each row, and a tie where that is >= 0.05
+    expected_adjusted = holm_adjusted(differences["p_value"].tolist())
+    assert differences["p_adjusted"].tolist() == pytest.approx(expected_adjusted, rel=1e-5)
+    assert [str(t) for t in differences["tie"]] == [str(a >= 0.05) for a in expected_adjusted]
+    assert all(a >= p for a, p in zip(differences["p_adjusted"], differences["p_value"], strict=True))
+    by_fragment = pd.read_csv(paths.Q3_COMPARE_RESULTS / "intervals.csv")
+    assert list(by_fragment["model"]) == ["gru", "rnn", "baseline"]
+    assert by_fragment.loc[0, "low"] == pytest.approx(low_high["gru"][0], abs=1e-6)
+    fragment_weights = intervals.draw_weights(TEST_FRAGMENTS)
+    assert by_fragment.loc[0, "low_by_fragment"] == pytest.approx(
+        intervals.interval(predictions["gru"], fragment_weights)[0], abs=1e-6)
+    units = json.loads((paths.Q3_COMPARE_RESULTS / "units.json").read_text())
+    assert units == {"test": {"windows": 20, "trials": {"units": 10, "single_window_units": 0,
+                                                        "windows_per_unit_median": 2.0, "windows_per_unit_max": 2},
+                              "fragments": {"units": 20, "single_window_units": 20, "windows_per_unit_median": 1.0,
+                                            "windows_per_unit_max": 1}},
+                     "train_trials": 12}
     markdown = (paths.Q3_COMPARE_RESULTS / "comparison.md").read_text()
     assert "| gru |" in markdown and "| cell |" in markdown and "lstm" not in markdown
     assert (paths.Q3_COMPARE_PLOTS / "comparison.png").stat().st_size > 0

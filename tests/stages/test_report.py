@@ -25,7 +25,7 @@ from pipeline.common.document import Bullets, Figure, Heading, Paragraph, Table
 from pipeline.common.errors import UserError
 from pipeline.common.provenance import log_training, read_logs
 from pipeline.common.seeds import seed_folder
-from pipeline.q3.compare import BASELINE, DIFFERENCE_COLUMNS, TABLE_COLUMNS, pairs
+from pipeline.q3.compare import BASELINE, TABLE_COLUMNS, family, pairs
 from pipeline.report import write
 from pipeline.report.q2 import weight_decay
 from pipeline.report.q3 import as_percent, cell_groups, confusions, q3_section
@@ -182,7 +182,7 @@ def difference_row(question: str, aspect: str, a: str, b: str, diff: float, half
     se = half_width / stats.t.ppf(0.975, DOF)
     p_value = float(2 * stats.t.sf(abs(diff) / se, DOF))
     return {"question": question, "aspect": aspect, "a": a, "b": b, "difference": diff, "half_width": half_width,
-            "dof": DOF, "p_value": p_value, "tie": p_value >= 0.05}
+            "dof": DOF, "p_value": p_value}
 
 
 def write_q3_outputs(root: Path, models: dict[str, dict], accuracy: dict[str, tuple[float, float]],
@@ -202,12 +202,12 @@ def write_q3_outputs(root: Path, models: dict[str, dict], accuracy: dict[str, tu
         summary = {"model": model, "seeds": SEEDS, "median_seed": MEDIAN, "test_accuracy": spread_of(mean, std),
                    "test_cross_entropy": spread_of(0.3, 0.0), "val_accuracy": spread_of(0.9, 0.0),
                    "val_cross_entropy": spread_of(0.2, 0.0), "per_seed": per_seed, "parameters": 1000 * (i + 1),
-                   "recordings": 12, "val_windows": [40, 41, 39], "val_overlapping_train": 0}
+                   "trials": 12, "val_windows": [40, 41, 39], "val_overlapping_train": 0}
         for seed, row in zip(SEEDS, per_seed, strict=True):
             (results / seed_folder(seed)).mkdir(parents=True)
             true = np.repeat(np.arange(len(CLASSES)), TEST_WINDOWS // len(CLASSES))
             right = np.arange(TEST_WINDOWS) < round(row["test_accuracy"] * TEST_WINDOWS)
-            pd.DataFrame({"recording": np.arange(TEST_WINDOWS) // 4, "true": true,
+            pd.DataFrame({"trial": np.arange(TEST_WINDOWS) // 4, "fragment": np.arange(TEST_WINDOWS) // 2, "true": true,
                           "predicted": np.where(right, true, (true + 1) % len(CLASSES))}).to_csv(
                 results / seed_folder(seed) / paths.TEST_PREDICTIONS, index=False)
         (results / paths.RESULT).write_text(json.dumps(summary), encoding="utf-8")
@@ -240,9 +240,14 @@ def write_q3_outputs(root: Path, models: dict[str, dict], accuracy: dict[str, tu
     pd.DataFrame(rows, columns=TABLE_COLUMNS).to_csv(root / paths.Q3_COMPARE_RESULTS / "comparison.csv", index=False)
     mean = {**{m: acc[0] for m, acc in accuracy.items()}, BASELINE: baseline[0]}
     compared = [*pairs(models), *(("baseline", "", m, BASELINE) for m in models)]
-    pd.DataFrame([difference_row(q, aspect, a, b, mean[a] - mean[b], (widths or {}).get((a, b), HALF_WIDTH))
-                  for q, aspect, a, b in compared], columns=DIFFERENCE_COLUMNS).to_csv(
-        root / paths.Q3_COMPARE_RESULTS / "differences.csv", index=False)
+    family(pd.DataFrame([difference_row(q, aspect, a, b, mean[a] - mean[b], (widths or {}).get((a, b), HALF_WIDTH))
+                         for q, aspect, a, b in compared])).to_csv(root / paths.Q3_COMPARE_RESULTS / "differences.csv",
+                                                                    index=False)
+    counts = {"units": TEST_WINDOWS // 4, "single_window_units": 0, "windows_per_unit_median": 4.0,
+              "windows_per_unit_max": 4}
+    (root / paths.Q3_COMPARE_RESULTS / "units.json").write_text(json.dumps(
+        {"test": {"windows": TEST_WINDOWS, "trials": counts, "fragments": {**counts, "units": TEST_WINDOWS // 2}},
+         "train_trials": 12}), encoding="utf-8")
     (root / paths.Q3_COMPARE_PLOTS / "comparison.png").write_bytes(PNG)
 
 
@@ -277,23 +282,24 @@ def everything(blocks: list) -> str:
     # the best beats one cell beyond the noise and is tied with the other
     ({"rnn": (0.90, 0.01), "lstm": (0.95, 0.01), "gru": (0.972, 0.01)}, {},
      "Cells at one recipe (with augmentation: `rnn`, `lstm`, `gru`): `gru` has the highest mean, but it is tied with "
-     "`lstm` (and beats `rnn`). `gru` 97.2 % vs `lstm` 95.0 %: +2.2 points ± 3.0 (p = 0.11), a tie; `gru` 97.2 % vs "
-     "`rnn` 90.0 %: +7.2 points ± 3.0 (p = 0.0026)."),
+     "`lstm` (and beats `rnn`). `gru` 97.2 % vs `lstm` 95.0 %: +2.2 points ± 3.0 (p = 0.11, Holm-adjusted 0.22), a "
+     "tie; `gru` 97.2 % vs `rnn` 90.0 %: +7.2 points ± 3.0 (p = 0.0026, Holm-adjusted 0.016)."),
     # every margin beyond the noise
-    ({"rnn": (0.90, 0.01), "lstm": (0.935, 0.01), "gru": (0.972, 0.01)}, {},
+    ({"rnn": (0.90, 0.01), "lstm": (0.91, 0.01), "gru": (0.972, 0.01)}, {},
      "Cells at one recipe (with augmentation: `rnn`, `lstm`, `gru`): `gru` is best beyond the noise. `gru` 97.2 % vs "
-     "`lstm` 93.5 %: +3.7 points ± 3.0 (p = 0.027); `gru` 97.2 % vs `rnn` 90.0 %: +7.2 points ± 3.0 (p = 0.0026)."),
+     "`lstm` 91.0 %: +6.2 points ± 3.0 (p = 0.0046, Holm-adjusted 0.023); `gru` 97.2 % vs `rnn` 90.0 %: +7.2 points "
+     "± 3.0 (p = 0.0026, Holm-adjusted 0.016)."),
     # the vanilla RNN may be best: the ranking follows the numbers, not the cells
     ({"rnn": (0.99, 0.01), "lstm": (0.94, 0.01), "gru": (0.972, 0.01)}, {},
      "Cells at one recipe (with augmentation: `rnn`, `lstm`, `gru`): `rnn` has the highest mean, but it is tied with "
-     "`gru` (and beats `lstm`). `rnn` 99.0 % vs `gru` 97.2 %: +1.8 points ± 3.0 (p = 0.17), a tie; `rnn` 99.0 % vs "
-     "`lstm` 94.0 %: +5.0 points ± 3.0 (p = 0.0098)."),
+     "`gru` (and beats `lstm`). `rnn` 99.0 % vs `gru` 97.2 %: +1.8 points ± 3.0 (p = 0.17, Holm-adjusted 0.17), a "
+     "tie; `rnn` 99.0 % vs `lstm` 94.0 %: +5.0 points ± 3.0 (p = 0.0098, Holm-adjusted 0.039)."),
     # the same means, but the RNN's seeds spread widely (wider intervals): its lead over the LSTM is a tie too
     ({"rnn": (0.99, 0.05), "lstm": (0.94, 0.01), "gru": (0.972, 0.01)},
      {("rnn", "lstm"): 0.061, ("rnn", "gru"): 0.06},
      "Cells at one recipe (with augmentation: `rnn`, `lstm`, `gru`): `rnn` has the highest mean, but it is tied with "
-     "`gru` and `lstm`. `rnn` 99.0 % vs `gru` 97.2 %: +1.8 points ± 6.0 (p = 0.45), a tie; `rnn` 99.0 % vs `lstm` "
-     "94.0 %: +5.0 points ± 6.1 (p = 0.085), a tie."),
+     "`gru` and `lstm`. `rnn` 99.0 % vs `gru` 97.2 %: +1.8 points ± 6.0 (p = 0.45, Holm-adjusted 0.45), a tie; `rnn` "
+     "99.0 % vs `lstm` 94.0 %: +5.0 points ± 6.1 (p = 0.085, Holm-adjusted 0.17), a tie."),
 ])
 def test_the_cells_at_one_recipe_name_the_best_mean_the_margins_and_the_ties(tmp_path, accuracy, widths, expected):
     assert expected in bullets(q3_blocks(tmp_path, THREE, accuracy, widths=widths))
@@ -301,16 +307,16 @@ def test_the_cells_at_one_recipe_name_the_best_mean_the_margins_and_the_ties(tmp
 
 def test_the_recipes_effect_on_each_cell_is_stated_with_its_margin_or_as_a_tie(tmp_path):
     accuracy = {"rnn": (0.93, 0.01), "lstm": (0.95, 0.01), "gru": (0.972, 0.01),
-                "rnn_noaug": (0.88, 0.01), "lstm_noaug": (0.94, 0.01), "gru_noaug": (0.99, 0.01)}
+                "rnn_noaug": (0.85, 0.01), "lstm_noaug": (0.94, 0.01), "gru_noaug": (0.99, 0.01)}
     items = bullets(q3_blocks(tmp_path, SIX, accuracy))
     # the augmented entry minus the other, whichever comes first in params
-    assert ("Augmentation (vanilla (tanh) RNN): helps; `rnn` 93.0 % vs `rnn_noaug` 88.0 %: +5.0 points ± 3.0 "
-            "(p = 0.0098).") in items
+    assert ("Augmentation (vanilla (tanh) RNN): helps; `rnn` 93.0 % vs `rnn_noaug` 85.0 %: +8.0 points ± 3.0 "
+            "(p = 0.0018, Holm-adjusted 0.023).") in items
     assert ("Augmentation (LSTM): changes nothing beyond the noise; `lstm` 95.0 % vs `lstm_noaug` 94.0 %: +1.0 points "
-            "± 3.0 (p = 0.41), a tie.") in items
+            "± 3.0 (p = 0.41, Holm-adjusted 0.56), a tie.") in items
     assert not any(i.startswith("Augmentation (GRU): hurts") for i in items)  # a tie is never stated as hurting,
     assert ("Augmentation (GRU): changes nothing beyond the noise; `gru` 97.2 % vs `gru_noaug` 99.0 %: −1.8 points "
-            "± 3.0 (p = 0.17), a tie.") in items  # but called a tie, with its margin
+            "± 3.0 (p = 0.17, Holm-adjusted 0.56), a tie.") in items  # but called a tie, with its margin
     # the two recipes' cells are compared each at their own recipe, never across
     assert any(i.startswith("Cells at one recipe (with augmentation: `rnn`, `lstm`, `gru`): ") for i in items)
     assert any(i.startswith("Cells at one recipe (without augmentation: `rnn_noaug`, `lstm_noaug`, `gru_noaug`): ")
@@ -321,7 +327,8 @@ def test_the_recipes_effect_on_each_cell_is_stated_with_its_margin_or_as_a_tie(t
 def test_a_real_harm_of_a_recipe_is_stated_as_one(tmp_path):
     accuracy = {"gru": (0.93, 0.01), "gru_noaug": (0.98, 0.01)}
     items = bullets(q3_blocks(tmp_path, {"gru": SIX["gru"], "gru_noaug": SIX["gru_noaug"]}, accuracy))
-    assert ("Augmentation (GRU): hurts; `gru` 93.0 % vs `gru_noaug` 98.0 %: −5.0 points ± 3.0 (p = 0.0098).") in items
+    assert ("Augmentation (GRU): hurts; `gru` 93.0 % vs `gru_noaug` 98.0 %: −5.0 points ± 3.0 (p = 0.0098, "
+            "Holm-adjusted 0.02).") in items
     assert not any(i.startswith("Cells at one recipe") for i in items)  # one cell: nothing to rank
 
 
@@ -344,10 +351,10 @@ def test_the_entries_are_grouped_by_cell_and_described_from_their_settings(tmp_p
 
 
 def test_the_later_models_are_described_with_their_seeds_interval_and_settings(tmp_path):
-    blocks = q3_blocks(tmp_path, THREE, {"rnn": (0.90, 0.01), "lstm": (0.95, 0.01), "gru": (0.925, 0.01)})
+    blocks = q3_blocks(tmp_path, THREE, {"rnn": (0.90, 0.01), "lstm": (0.97, 0.01), "gru": (0.925, 0.01)})
     text = "\n".join(bullets(blocks))
     assert ("Baseline (`q3_baseline`): softmax regression on 36 summary statistics of a window reaches 91.0 % (std "
-            "1.0 points, 90.0 % to 92.0 %) on the test set (95 % interval over the test recordings 88.0 % to 94.0 %) "
+            "1.0 points, 90.0 % to 92.0 %) on the test set (95 % interval over the test trials 88.0 % to 94.0 %) "
             "over the same 3 validation splits (weight decay chosen on "
             "validation: 0.001, 0.01, 0.001); the entries above it beyond the noise are what the sequence adds: "
             "`lstm`.") in text  # the GRU's 1.5 points over it are within ± 3.0: not above it
@@ -367,14 +374,19 @@ def test_the_later_models_are_described_with_their_seeds_interval_and_settings(t
     assert any(t.startswith("For seed 1, the median validation cross-entropy of the 3 seeds, training stopped after "
                             "epoch 12 — "
                             "early stop. The parameters of epoch 8 are kept") for t in texts), texts
-    assert any("(40, 41, 39 per seed)" in t and f"The {TEST_WINDOWS} test windows overlap too" in t
+    assert any("(40, 41, 39 windows per seed; 0 share a sample with a training window)" in t
+               and f"the {TEST_WINDOWS} test windows are {TEST_WINDOWS // 4} trials" in t
+               and "This is trial level, not person level" in t and "It describes the people of the test file" in t
                for t in texts), texts
+    assert any(t.startswith("A difference between two entries is judged by a t-test") and "The 6 comparisons of this "
+               "section are one family: each p-value is Holm-adjusted over all of them" in t
+               and "No second seed set is on record" in t for t in texts), texts
 
 
 def test_gated_models_beyond_the_noise_get_the_gating_explanation(tmp_path):
-    blocks = q3_blocks(tmp_path, SIX, {"rnn": (0.90, 0.01), "lstm": (0.95, 0.01), "gru": (0.972, 0.01),
+    blocks = q3_blocks(tmp_path, SIX, {"rnn": (0.90, 0.01), "lstm": (0.97, 0.01), "gru": (0.972, 0.01),
                                        "rnn_noaug": (0.90, 0.01), "lstm_noaug": (0.92, 0.01),
-                                       "gru_noaug": (0.95, 0.01)})
+                                       "gru_noaug": (0.97, 0.01)})
     texts = paragraphs(blocks)
     assert any(t.startswith("At this recipe every gated entry (`lstm`, `gru`) beats the vanilla RNN beyond the noise.")
                for t in texts), texts
@@ -395,7 +407,7 @@ def test_the_report_names_no_model_that_params_does_not_hold(tmp_path):
     assert [h for h in headings(blocks) if h.startswith("Q3 (")] == ["Q3 (a) vanilla (tanh) RNN: `rnn`",
                                                                      "Q3 (c) GRU: `gru`"]
     assert ("Cells at one recipe (with augmentation: `rnn`, `gru`): `gru` is best beyond the noise. `gru` 97.2 % vs "
-            "`rnn` 90.0 %: +7.2 points ± 3.0 (p = 0.0026).") in bullets(blocks)
+            "`rnn` 90.0 %: +7.2 points ± 3.0 (p = 0.0026, Holm-adjusted 0.0079).") in bullets(blocks)
 
 
 def test_the_gating_explanation_names_only_the_gated_cells_compared(tmp_path):
@@ -413,7 +425,7 @@ def test_two_entries_of_one_cell_at_one_recipe_are_reported(tmp_path):
     items = bullets(q3_blocks(tmp_path, models, {"rnn": (0.95, 0.01), "lstm": (0.90, 0.01),
                                                  "rnn_fast": (0.93, 0.01)}))
     assert ("The learning rate and epochs (vanilla (tanh) RNN): changes nothing beyond the noise; `rnn` 95.0 % vs "
-            "`rnn_fast` 93.0 %: +2.0 points ± 3.0 (p = 0.14), a tie.") in items
+            "`rnn_fast` 93.0 %: +2.0 points ± 3.0 (p = 0.14, Holm-adjusted 0.41), a tie.") in items
     [cells] = [i for i in items if i.startswith("Cells at one recipe")]
     assert "`rnn` 95.0 % vs `lstm` 90.0 %" in cells and "`rnn` 95.0 % vs `rnn_fast` 93.0 %: +2.0 points" in cells
 

@@ -31,7 +31,7 @@ def _cut(path, size):
 
 @pytest.mark.parametrize(("module", "file", "damage", "problem"), [
     ("pipeline.q3.compare", PREDICTIONS, lambda p: _cut(p, 2000), "line "),
-    ("pipeline.q3.compare", PREDICTIONS, lambda p: p.write_text("recording,true,predicted\n0,0,0\n"),
+    ("pipeline.q3.compare", PREDICTIONS, lambda p: p.write_text("trial,fragment,true,predicted\n0,0,0,0\n"),
      "has 1 row, expected "),
     ("pipeline.q3.compare", PREDICTIONS, lambda p: p.write_text(""), "empty"),
     ("pipeline.q3.compare", PREDICTIONS, lambda p: p.unlink(), None),

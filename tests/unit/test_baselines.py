@@ -1,4 +1,4 @@
-"""The baselines and the recording split: count model, window statistics, PCA, recordings found in the data."""
+"""The baselines: count model, window statistics, PCA."""
 
 from __future__ import annotations
 
@@ -7,9 +7,7 @@ import pytest
 
 from pipeline.q1.pca import heldout_r2
 from pipeline.q2.ngram import CountModel, fit_weights, score
-from pipeline.q3.evaluation import recording_split, stratified_split
 from pipeline.q3.features import accuracy, fit_softmax, summary_features
-from pipeline.q3.recordings import RUN, overlapping, recordings
 
 
 def test_the_count_model_is_exact_where_the_context_decides_and_its_weights_are_a_mixture():
@@ -56,35 +54,3 @@ def test_pca_explains_more_with_more_components_and_everything_at_full_rank():
     data = rng.normal(size=(200, 3)) @ rng.normal(size=(3, 8))  # rank 3
     scores = heldout_r2(data[:150], data[150:], [1, 2, 3])
     assert scores[1] < scores[2] < scores[3] == pytest.approx(1)
-
-
-def _recording(rng, length):
-    return rng.normal(size=(length, 3))
-
-
-def test_windows_cut_from_one_recording_are_found_and_split_together():
-    rng = np.random.default_rng(0)
-    windows, labels = [], []
-    for rec in range(12):
-        signal = _recording(rng, 40)
-        for start in range(0, 31, 5):  # windows of 10 with stride 5: neighbours share 5 samples
-            windows.append(signal[start : start + 10])
-            labels.append(rec % 3)
-    x, y = np.stack(windows), np.array(labels)
-    groups = recordings(x)
-    assert groups.max() + 1 == 12 and all(len(set(groups[i * 7 : i * 7 + 7])) == 1 for i in range(12))
-    train, val = recording_split(y, groups, 0.25, np.random.default_rng(0))
-    assert set(groups[train]).isdisjoint(groups[val]) and overlapping(x, val, train) == 0
-    assert sorted(set(y[val])) == [0, 1, 2]  # every class is validated
-    naive_train, naive_val = stratified_split(y, 0.25, np.random.default_rng(0))
-    assert overlapping(x, naive_val, naive_train) > 0  # what the split by window gets wrong
-
-
-def test_without_shared_samples_the_split_is_the_stratified_one():
-    rng = np.random.default_rng(1)
-    x, y = rng.normal(size=(30, 10, 3)), np.repeat(np.arange(3), 10)
-    groups = recordings(x)
-    assert len(set(groups)) == 30 and RUN <= 10
-    split = recording_split(y, groups, 0.2, np.random.default_rng(5))
-    naive = stratified_split(y, 0.2, np.random.default_rng(5))
-    assert all(np.array_equal(a, b) for a, b in zip(split, naive, strict=True))

@@ -79,8 +79,8 @@ def test_the_one_sided_p_value_comes_from_the_reports_test():
 
 def test_holm_holds_the_smallest_p_to_alpha_over_the_family_size_and_steps_down():
     tests = [SeedTest(f"m{i}", 0, 0, 0, 0, (3, 3), p) for i, p in enumerate([0.04, 0.001, 0.02])]
-    assert [(t.name, threshold) for t, threshold in holm(tests, 0.05)] == [
-        ("m1", pytest.approx(0.05 / 3)), ("m2", pytest.approx(0.05 / 2)), ("m0", pytest.approx(0.05))]
+    assert [(t.name, adjusted) for t, adjusted in holm(tests, 0.05)] == [
+        ("m1", pytest.approx(0.003)), ("m2", pytest.approx(0.04)), ("m0", pytest.approx(0.04))]
     assert [t.name for t, _ in holm(tests, 0.01)] == ["m1"]  # 0.02 >= 0.01 / 2: the steps stop there
     # one p of 0.03 fails alone, not as one of two
     assert holm(tests[:1] + [SeedTest("x", 0, 0, 0, 0, (3, 3), 0.03)], 0.05) == []
