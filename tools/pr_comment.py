@@ -21,7 +21,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tools.check_metrics import DEFAULT_RULES, load_rules, metrics_diff, regressions
+from tools.check_metrics import DEFAULT_RULES, load_rules, metrics_diff, regressions, seed_counts
 
 MARKER = "<!-- eee443-dvc-report -->"
 MAX_IMAGES = 8
@@ -60,7 +60,7 @@ def verdict(diff: dict, problems: list[str], base: str) -> str:
     checked = sum(len(keys) for keys in diff.values())
     if not problems:
         return (f"**Tolerance check: passed.** {checked} metric values checked against `{base}` with "
-                "`tools/metric_tolerances.yaml`; none is worse than its tolerance.")
+                "`tools/metric_tolerances.yaml`; none is worse beyond the seeds' noise or its tolerance.")
     lines = [f"**Tolerance check: FAILED** ({checked} metric values checked against `{base}`):", ""]
     return "\n".join(lines + [f"- {problem}" for problem in problems])
 
@@ -69,7 +69,8 @@ def metrics_section(base: str, rules_path: Path = DEFAULT_RULES) -> str:
     table = _run("dvc", "metrics", "diff", base, "--md").strip()
     diff = metrics_diff(base)
     shown = table if has_rows(table) else f"No metric changed against `{base}`."
-    return f"{shown}\n\n{verdict(diff, regressions(diff, load_rules(rules_path)), base)}"
+    rules = load_rules(rules_path)  # the seed counts of each side: the base's from its own params.yaml
+    return f"{shown}\n\n{verdict(diff, regressions(diff, rules, seed_counts(base, rules)), base)}"
 
 
 def changed_images(base: str) -> list[str]:
