@@ -195,7 +195,8 @@ def test_a_batch_larger_than_the_training_set_names_the_key_and_the_set(project,
     for key, value in changes.items():
         project.set(key, value)
     acts = load_activities(project.params["data"]["data3"])
-    windows = len(validation_split(acts, project.params["q3"]["val_fraction"], purpose_rngs(0)[0]).train)
+    q3 = project.params["q3"]
+    windows = len(validation_split(acts, q3["val_fraction"], q3["trial_degrees"], purpose_rngs(0)[0]).train)
     code, err = project.run(module, *args, monkeypatch=monkeypatch, capsys=capsys)
     assert code == 2 and [e for e in err if e.startswith("error: ")] == [f"error: {line.format(windows=windows)}"]
 
