@@ -37,7 +37,7 @@ def test_a_changed_param_metric_and_image_show(clone, tmp_path):
     params.write_text(params.read_text().replace("    top: 10\n", "    top: 7\n", 1))
     q3 = clone / "metrics" / "q3.json"
     metrics = json.loads(q3.read_text())
-    metrics["rnn"]["test_accuracy"] -= 0.2
+    metrics["gru_aug"]["test_accuracy"] -= 0.2  # its seeds spread by about 2 points: far beyond the noise
     q3.write_text(json.dumps(metrics, indent=2, sort_keys=True))
     images = sorted(path.relative_to(clone).as_posix() for path in (clone / "plots").rglob("*.png"))
     (clone / images[0]).write_bytes((clone / images[1]).read_bytes())
@@ -47,9 +47,9 @@ def test_a_changed_param_metric_and_image_show(clone, tmp_path):
     params_part, rest = shown.split("### Metrics")
     metrics_part, plots_part = rest.split("### Plots")
     assert "q2.predict.top" in params_part and "| 7 " in params_part
-    assert "rnn.test_accuracy" in metrics_part
+    assert "gru_aug.test_accuracy" in metrics_part
     assert "**Tolerance check: FAILED**" in metrics_part
-    assert "- metrics/q3.json:rnn.test_accuracy:" in metrics_part
+    assert "- metrics/q3.json:gru_aug.test_accuracy:" in metrics_part
     assert "(https://example.invalid/plots)" in plots_part
     assert f"| `{images[0]}` | ![base](" in plots_part
     flat = images[0].replace("/", "_")
