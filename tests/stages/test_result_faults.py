@@ -30,7 +30,8 @@ def _cut(path, size):
 
 
 @pytest.mark.parametrize(("module", "file", "damage", "problem"), [
-    ("pipeline.q3.compare", PREDICTIONS, lambda p: _cut(p, 2000), "line "),
+    ("pipeline.q3.compare", PREDICTIONS, lambda p: _cut(p, 2000),
+     "column predicted holds an empty cell on line "),  # cut just after a comma (4 columns since the trials)
     ("pipeline.q3.compare", PREDICTIONS, lambda p: p.write_text("trial,fragment,true,predicted\n0,0,0,0\n"),
      "has 1 row, expected "),
     ("pipeline.q3.compare", PREDICTIONS, lambda p: p.write_text(""), "empty"),
