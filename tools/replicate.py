@@ -22,7 +22,9 @@ from pathlib import Path
 
 import yaml
 
-FOLDER = Path("replication/q3")
+from pipeline.report.q3 import REPLICATION
+
+FOLDER = REPLICATION  # what the report reads
 OUTPUTS = ("artifacts", "results", "plots", "metrics")  # the stages' git-tracked output folders
 COPIED = {Path("results/q3/compare/differences.csv"): "differences.csv", Path("metrics/q3.json"): "metrics.json"}
 

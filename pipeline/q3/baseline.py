@@ -19,7 +19,14 @@ from pipeline.common.errors import make_app, run
 from pipeline.common.seeds import seed_folder, spread
 from pipeline.common.staging import outputs
 from pipeline.q3.data import Activities, load_activities
-from pipeline.q3.evaluation import check_classes, prediction_frame, purpose_rngs, test_units, validation_split
+from pipeline.q3.evaluation import (
+    check_classes,
+    prediction_frame,
+    purpose_rngs,
+    test_units,
+    train_trials,
+    validation_split,
+)
 from pipeline.q3.features import accuracy, fit_softmax, predict, summary_features
 from pipeline.q3.params import SCHEMA
 
@@ -29,11 +36,11 @@ HELP = stage_help(__doc__, SCHEMA, PARAMS)
 app = make_app(HELP)
 
 
-def fit_seed(acts: Activities, features: np.ndarray, test_features: np.ndarray, fraction: float, degrees: float,
+def fit_seed(acts: Activities, groups: np.ndarray, features: np.ndarray, test_features: np.ndarray, fraction: float,
              decays: list[float], seed: int) -> tuple[dict, np.ndarray]:
     """One seed's split: fit every weight decay, keep the best on validation, score it on the test set. Returns the
     seed's summary row and its predicted class of every test window."""
-    split = validation_split(acts, fraction, degrees, purpose_rngs(seed)[0])
+    split = validation_split(acts, groups, fraction, purpose_rngs(seed)[0])
     mean, std = features[split.train].mean(axis=0), features[split.train].std(axis=0)
     std = np.where(std > 0, std, 1.0)
     standard, test = (features - mean) / std, (test_features - mean) / std
@@ -53,8 +60,8 @@ def main() -> None:
     acts = load_activities(p.data.data3)
     check_classes(acts, p.data.data3)
     features, test_features = summary_features(acts.train_x), summary_features(acts.test_x)
-    fits = [fit_seed(acts, features, test_features, p.q3.val_fraction, p.q3.trial_degrees,
-                     p.q3.baseline.weight_decay, seed)
+    groups = train_trials(acts, p.q3.trial_degrees)
+    fits = [fit_seed(acts, groups, features, test_features, p.q3.val_fraction, p.q3.baseline.weight_decay, seed)
             for seed in p.q3.seeds]
     per_seed = [row for row, _ in fits]
     result = {"features": int(features.shape[1]), "seeds": p.q3.seeds,

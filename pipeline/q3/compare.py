@@ -197,7 +197,8 @@ def main() -> None:
                                     BASELINE: (paths.Q3_BASELINE_RESULTS, baseline["seeds"])})
     weights = draw_weights(predictions[BASELINE].trial)
     intervals = {m: interval(p, weights) for m, p in predictions.items()}
-    by_fragment = {m: interval(p, draw_weights(predictions[BASELINE].fragment)) for m, p in predictions.items()}
+    fragment_weights = draw_weights(predictions[BASELINE].fragment)
+    by_fragment = {m: interval(p, fragment_weights) for m, p in predictions.items()}
     table = pd.DataFrame([table_row(m, models[m], s, *intervals[m]) for m, s in summaries.items()],
                          columns=TABLE_COLUMNS)
     compared = [*pairs(models), *(("baseline", "", m, BASELINE) for m in models)]

@@ -67,11 +67,13 @@ def trial_split(y: np.ndarray, groups: np.ndarray, fraction: float, rng: np.rand
         members = rng.permutation(np.flatnonzero(group_class == label))
         target = int(round(fraction * np.count_nonzero(y == label)))
         taken: list[int] = []
+        size = 0  # windows of the class taken so far
         for group in members:
-            if sum(group_size[taken]) >= target or len(taken) == len(members) - 1:
+            if size >= target or len(taken) == len(members) - 1:
                 break
-            if sum(group_size[taken]) + group_size[group] <= 2 * target:
+            if size + group_size[group] <= 2 * target:
                 taken.append(group)
+                size += group_size[group]
         if not taken and len(members) > 1 and target:
             taken = [members[np.argmin(group_size[members])]]
         val.extend(np.flatnonzero(groups == group) for group in taken)
@@ -102,10 +104,15 @@ def check_classes(acts: Activities, path: str | Path) -> None:
                         f"{MIN_CLASS_WINDOWS} to hold one out for validation")
 
 
-def validation_split(acts: Activities, fraction: float, degrees: float, rng: np.random.Generator) -> Split:
-    """The trial-disjoint validation split: whole trials (pipeline.q3.trials, linked within `degrees`), stratified by
-    class, about `fraction` of each class's windows."""
-    groups = trials(acts.train_x, acts.train_y, degrees)
+def train_trials(acts: Activities, degrees: float) -> np.ndarray:
+    """(N,) the trial of every training window (pipeline.q3.trials, linked within `degrees`): found once per stage,
+    the same for every seed's split."""
+    return trials(acts.train_x, acts.train_y, fragments(acts.train_x), degrees)
+
+
+def validation_split(acts: Activities, groups: np.ndarray, fraction: float, rng: np.random.Generator) -> Split:
+    """The trial-disjoint validation split: whole trials (`groups`, from `train_trials`), stratified by class, about
+    `fraction` of each class's windows."""
     train_rows, val_rows = trial_split(acts.train_y, groups, fraction, rng)
     return Split(train_rows, val_rows, int(groups.max()) + 1, overlapping(acts.train_x, val_rows, train_rows))
 
@@ -115,7 +122,8 @@ PREDICTION_COLUMNS = ("trial", "fragment", "true", "predicted")  # paths.TEST_PR
 
 def test_units(acts: Activities, degrees: float) -> pd.DataFrame:
     """(N, 2) the trial (the bootstrap's unit) and the fragment (the sensitivity check's) of every test window."""
-    return pd.DataFrame({"trial": trials(acts.test_x, acts.test_y, degrees), "fragment": fragments(acts.test_x)})
+    frag = fragments(acts.test_x)
+    return pd.DataFrame({"trial": trials(acts.test_x, acts.test_y, frag, degrees), "fragment": frag})
 
 
 def prediction_frame(units: pd.DataFrame, true: np.ndarray, predicted: np.ndarray) -> pd.DataFrame:

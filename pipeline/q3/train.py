@@ -60,6 +60,7 @@ from pipeline.q3.evaluation import (
     save_artifact,
     scores,
     test_units,
+    train_trials,
     validation_split,
 )
 from pipeline.q3.params import AUGMENTATION_KEYS, SCHEMA, TRAINING_KEYS, architecture, parse_head
@@ -121,12 +122,12 @@ def build_model(m, acts: Activities, workers: int) -> RecurrentClassifier:
                                eval_chunk=EVAL_CHUNK)
 
 
-def train_seed(model_name: str, p: Params, acts: Activities, seed: int) -> SeedRun:
+def train_seed(model_name: str, p: Params, acts: Activities, groups: np.ndarray, seed: int) -> SeedRun:
     """Split, standardise, train and score the model `model_name` of params `p` with one seed."""
     q3, m = p.q3, p.q3.models[model_name]
     key = f"q3.models.{model_name}"
     split_rng, init_rng, shuffle_rng, augment_rng = purpose_rngs(seed)
-    split = validation_split(acts, q3.val_fraction, q3.trial_degrees, split_rng)
+    split = validation_split(acts, groups, q3.val_fraction, split_rng)
     check_batch("q3.batch_size", q3.batch_size, len(split.train), "windows")
     scaler = Standardiser.fit(acts.train_x[split.train], q3.standardise)
     train_set = (scaler(acts.train_x[split.train]), acts.train_y[split.train])
@@ -190,7 +191,8 @@ def train_and_score(model_name: str, p: Params) -> None:
     check_classes(acts, p.data.data3)
     units = test_units(acts, q3.trial_degrees)
     started = time.perf_counter()
-    runs = map_parallel(functools.partial(train_seed, model_name, p, acts), q3.seeds)
+    groups = train_trials(acts, q3.trial_degrees)
+    runs = map_parallel(functools.partial(train_seed, model_name, p, acts, groups), q3.seeds)
     seconds = time.perf_counter() - started
     model = build_model(m, acts, q3.workers)
     summaries = [seed_summary(model_name, model, run, acts.classes) for run in runs]

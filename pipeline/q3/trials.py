@@ -61,10 +61,10 @@ def gravity(x: np.ndarray) -> np.ndarray:
     return np.divide(mean, norm, out=np.zeros_like(mean), where=norm > 0)
 
 
-def trials(x: np.ndarray, y: np.ndarray, degrees: float) -> np.ndarray:
-    """(N,) trial label per window of x (N, T, D) with labels y (N,): fragments of one class whose mean gravity
-    directions lie within `degrees` of each other are linked; trials are the connected groups."""
-    frag = fragments(x)
+def trials(x: np.ndarray, y: np.ndarray, frag: np.ndarray, degrees: float) -> np.ndarray:
+    """(N,) trial label per window of x (N, T, D) with labels y (N,) and fragments frag (N,) (`fragments(x)`):
+    fragments of one class whose mean gravity directions lie within `degrees` of each other are linked; trials are
+    the connected groups."""
     n = int(frag.max()) + 1 if len(frag) else 0
     sums = np.zeros((n, x.shape[2]))
     np.add.at(sums, frag, gravity(x))
@@ -72,7 +72,7 @@ def trials(x: np.ndarray, y: np.ndarray, degrees: float) -> np.ndarray:
     direction = np.divide(sums, norm, out=np.zeros_like(sums), where=norm > 0)
     label = y[np.unique(frag, return_index=True)[1]]
     cosine = np.cos(np.radians(degrees))
-    links = [(np.arange(n), np.arange(n))]
+    links = []
     for c in np.unique(label):
         members = np.flatnonzero(label == c)
         near = np.triu(direction[members] @ direction[members].T >= cosine, 1)

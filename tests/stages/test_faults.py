@@ -22,7 +22,7 @@ from pipeline.q1 import train as q1_train
 from pipeline.q2 import train as q2_train
 from pipeline.q3 import train as q3_train
 from pipeline.q3.data import load_activities
-from pipeline.q3.evaluation import purpose_rngs, validation_split
+from pipeline.q3.evaluation import purpose_rngs, train_trials, validation_split
 from tests.conftest import HANG, Project, Watched, children, run_stage, stage_env
 
 pytestmark = [pytest.mark.slow, pytest.mark.faults]
@@ -196,7 +196,8 @@ def test_a_batch_larger_than_the_training_set_names_the_key_and_the_set(project,
         project.set(key, value)
     acts = load_activities(project.params["data"]["data3"])
     q3 = project.params["q3"]
-    windows = len(validation_split(acts, q3["val_fraction"], q3["trial_degrees"], purpose_rngs(0)[0]).train)
+    groups = train_trials(acts, q3["trial_degrees"])
+    windows = len(validation_split(acts, groups, q3["val_fraction"], purpose_rngs(0)[0]).train)
     code, err = project.run(module, *args, monkeypatch=monkeypatch, capsys=capsys)
     assert code == 2 and [e for e in err if e.startswith("error: ")] == [f"error: {line.format(windows=windows)}"]
 

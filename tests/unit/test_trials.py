@@ -39,7 +39,7 @@ def test_windows_cut_from_one_fragment_are_found_and_split_together():
 def test_without_shared_samples_or_close_directions_the_split_is_the_stratified_one():
     rng = np.random.default_rng(1)
     x, y = rng.normal(size=(30, 10, 3)), np.repeat(np.arange(3), 10)
-    groups = trials(x, y, 0.0)
+    groups = trials(x, y, fragments(x), 0.0)
     assert len(set(groups)) == 30 and RUN <= 10
     split = trial_split(y, groups, 0.2, np.random.default_rng(5))
     naive = stratified_split(y, 0.2, np.random.default_rng(5))
@@ -60,11 +60,11 @@ def test_fragments_of_one_class_with_close_gravity_are_one_trial_and_other_class
         source += [k] * len(cut)
     x, y, source = np.stack(windows), np.array(labels), np.array(source)
     assert len(set(fragments(x))) == 4
-    unit = trials(x, y, 3.0)
+    unit = trials(x, y, fragments(x), 3.0)
     first, second, other, class_1 = (set(unit[source == k]) for k in range(4))
     assert first == second and len(first) == 1  # linked by direction
     assert other.isdisjoint(first) and class_1.isdisjoint(first)  # 30 degrees away; another class
-    assert len(set(trials(x, y, 0.0))) == 4  # 0 degrees links nothing beyond shared samples
+    assert len(set(trials(x, y, fragments(x), 0.0))) == 4  # 0 degrees links nothing beyond shared samples
     np.testing.assert_allclose(np.linalg.norm(gravity(x), axis=1), 1.0)
 
 
