@@ -6,18 +6,21 @@ user would, and checks with `git status` that no output was deleted, changed or 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import h5py
 import pytest
 import yaml
 
+from pipeline.common.parallel import jobs
 from tests.conftest import HANG, INJECT, Watched, children, dvc_env, set_key
 from tests.e2e.test_pipeline_e2e import TINY, copy_repository, make_tiny
 
@@ -139,17 +142,37 @@ def _training(repo: Path) -> Watched:
     return job
 
 
+def _runs(args: list[str], module: str) -> bool:
+    """The command line `args` (of /proc/<pid>/cmdline) is `python -m module ...`."""
+    return "-m" in args[:-1] and args[args.index("-m") + 1] == module
+
+
 def _stage_pid(dvc_pid: int, module: str) -> int:
     """The stage process DVC started (through its shell or not): the first descendant running `python -m module`
     (its workers, forked, run the same command one level further down)."""
     level = [dvc_pid]
     while level:
         for pid in level:
-            args = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace").split("\0")
-            if "-m" in args[:-1] and args[args.index("-m") + 1] == module:
+            if _runs(Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace").split("\0"), module):
                 return pid
         level = [child for pid in level for child in children(pid)]
     raise AssertionError(f"no process runs {module}")
+
+
+def _exited(pid: int) -> bool:
+    """`pid` has exited (a zombie its parent has not reaped yet included)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    except OSError:
+        return True
+
+
+def _wait_exited(*pids: int) -> None:
+    """Until each of `pids` has exited, within HANG in all (a process closes its output before it has exited)."""
+    deadline = time.monotonic() + HANG
+    while not all(map(_exited, pids)):
+        assert time.monotonic() < deadline, f"{[pid for pid in pids if not _exited(pid)]} still run after {HANG} s"
+        time.sleep(0.1)
 
 
 def _usable_and_up_to_date(repo: Path) -> None:
@@ -286,8 +309,8 @@ def _stage_stopped_with_its_dvc(job: Watched) -> str:
     """SIGTERM to the dvc process alone (a CI cancel, a closed terminal), not its group; the output to its end."""
     stage = _stage_pid(job.process.pid, "pipeline.q2.train")
     job.process.send_signal(signal.SIGTERM)
-    rest = job.rest()  # once dvc, the stage and its workers have all exited
-    assert not Path(f"/proc/{stage}").exists() or "zombie" in Path(f"/proc/{stage}/status").read_text()
+    rest = job.rest()  # once dvc, the stage and its workers have closed the output
+    _wait_exited(stage)
     return rest
 
 
@@ -302,6 +325,74 @@ def test_sigterm_to_dvc_alone_stops_its_stage_and_publishes_nothing(clean, comma
     assert "note: q2_train@d32_p256: the process that started it has exited; stopping" in rest, rest
     assert INTERRUPTED in rest, rest
     assert changed_files(clean) == [], "the stage published outputs dvc.lock does not record"
+    _usable_and_up_to_date(clean)
+
+
+def _processes_in(folder: Path) -> dict[int, list[str]]:
+    """The live processes working in `folder` or below it (by /proc/<pid>/cwd), with their command lines."""
+    folder, found = folder.resolve(), {}
+    for entry in Path("/proc").glob("[0-9]*"):
+        try:
+            cwd = Path(os.readlink(entry / "cwd"))
+            args = (entry / "cmdline").read_bytes().decode(errors="replace").split("\0")
+        except OSError:  # ended meanwhile, or a zombie
+            continue
+        if cwd == folder or folder in cwd.parents:
+            found[int(entry.name)] = args
+    return found
+
+
+def _queued_stage(repo: Path, module: str, workers: int) -> tuple[int, list[int]]:
+    """The stage process running `python -m module` for an experiment of `repo`'s queue (in DVC's temporary
+    workspace below `repo`, under `dvc exp exec-run` under the queue's worker) and its worker processes, once it has
+    started `workers` of them; within HANG."""
+    deadline = time.monotonic() + HANG
+    while time.monotonic() < deadline:
+        running = {pid for pid, args in _processes_in(repo).items() if _runs(args, module)}
+        forked = {child: pid for pid in running for child in children(pid) if child in running}
+        stages = running - forked.keys()
+        if len(stages) == 1 and len(forked) == workers:
+            return stages.pop(), sorted(forked)
+        time.sleep(0.2)
+    raise AssertionError(f"still no {module} with {workers} workers under {repo} after {HANG} s: a hang")
+
+
+def _dvc_detached(repo: Path, *args: str) -> None:
+    """A dvc command that leaves a daemon behind (the queue's worker), which would hold captured output open."""
+    subprocess.run([sys.executable, "-m", "dvc", *args], cwd=repo, env=dvc_env(), stdin=subprocess.DEVNULL,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=HANG, check=True)
+
+
+@pytest.mark.faults
+def test_a_queued_experiment_killed_with_dvc_queue_kill_force_stops_its_stage_and_publishes_nothing(clean):
+    """`dvc queue kill --force` sends SIGKILL to the experiment's `dvc exp exec-run` alone, never to its stage."""
+    name = "killed-in-queue"
+    try:
+        queued = dvc(clean, "exp", "run", "--queue", "-n", name,
+                     *(f"-S{key}={value}" for key, value in ENDLESS.items()), "q2_train@d32_p256")
+        assert queued.returncode == 0, queued.stdout + queued.stderr  # to run from the committed HEAD, ENDLESS set
+        _dvc_detached(clean, "queue", "start")
+        stage, workers = _queued_stage(clean, "pipeline.q2.train", jobs(len(TINY["q2.seeds"])))
+        killed = dvc(clean, "queue", "kill", "--force", name)
+        assert killed.returncode == 0, killed.stdout + killed.stderr
+        _wait_exited(stage, *workers)
+        logs = dvc(clean, "queue", "logs", name)
+        status = dvc(clean, "queue", "status")
+        refs = git(clean, "for-each-ref", "--format=%(refname)", "refs/exps").split()
+    finally:
+        with contextlib.suppress(subprocess.SubprocessError):
+            _dvc_detached(clean, "queue", "stop", "--kill")
+        for pid in _processes_in(clean):  # whatever of the queue still runs (by working directory, not stale pids)
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        dvc(clean, "queue", "remove", "--all")
+    assert "Traceback" not in logs.stdout, logs.stdout
+    assert "note: q2_train@d32_p256: the process that started it has exited; stopping" in logs.stdout, logs.stdout
+    assert INTERRUPTED in logs.stdout, logs.stdout
+    [row] = [line for line in status.stdout.splitlines() if f" {name} " in line]
+    assert "Success" not in row, status.stdout
+    assert not [ref for ref in refs if ref.endswith(f"/{name}")], refs  # no experiment recorded (exps/<base>/<name>)
+    assert changed_files(clean) == []
     _usable_and_up_to_date(clean)
 
 
