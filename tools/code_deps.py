@@ -4,7 +4,7 @@ A stage's command is `python -m <module>`; that module's imports (read from the 
 stand, function bodies included) are followed through the project's own packages (`pipeline`, `models`), and
 every file Python would execute for them is a dep: the modules and the `__init__.py` of each package on the way.
 dvc.yaml lists them by hand-readable path, so an edit of `models/recurrent.py` makes only the stages that import
-it stale. tests/unit/test_code_deps.py fails when dvc.yaml and the imports disagree and prints the fix:
+it stale. tests/repo/test_code_deps.py fails when dvc.yaml and the imports disagree and prints the fix:
 
     python -m tools.code_deps            # every stage's code deps, as dvc.yaml should list them
     python -m tools.code_deps --write    # rewrite the code deps in dvc.yaml (the other deps and comments stay)

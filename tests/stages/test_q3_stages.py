@@ -108,6 +108,7 @@ def test_artifact_round_trip(tiny_model_and_data):
         load_network(artifact)
 
 
+@pytest.mark.slow  # starts the evaluate command as a process
 def test_evaluate_command_on_a_tiny_file(tiny_model_and_data, tmp_path):
     model, params, scaler, artifact, data, x_test, y_test = tiny_model_and_data
     out = tmp_path / "cm.csv"
@@ -132,6 +133,7 @@ def test_evaluate_command_reports_a_missing_model(project, tmp_path, tiny_model_
                                  "run `dvc repro q3_train@gru`"]
 
 
+@pytest.mark.slow  # starts the evaluate command as a process
 def test_train_then_evaluate_by_model_name_scores_every_seed(project, monkeypatch, capsys):
     code, err = project.run(train, "gru", monkeypatch=monkeypatch, capsys=capsys)
     assert code == 0, err

@@ -14,6 +14,8 @@ from pipeline.common import paths
 from pipeline.common.seeds import seed_folder
 from tests.conftest import Project, Watched, run_stage, stage_env, write_h5
 
+pytestmark = pytest.mark.slow  # every test starts the Q2 training stage as a process
+
 NET = "net"
 SEEDS = Project.TINY["q2.seeds"]
 RESULT = paths.Q2_TRAIN_RESULTS / NET / paths.RESULT  # the summary over the seeds
